@@ -1,0 +1,17 @@
+# User and maintainer options. All carry the NANORUN_ prefix.
+include(GNUInstallDirs)
+
+option(NANORUN_BUILD_TESTS "Build the test suite" ${PROJECT_IS_TOP_LEVEL})
+option(NANORUN_BUILD_EXAMPLES "Build the examples" ${PROJECT_IS_TOP_LEVEL})
+option(NANORUN_BUILD_BENCH "Build the side-by-side benchmark" ${PROJECT_IS_TOP_LEVEL})
+option(NANORUN_INSTALL "Generate the install target" ON)
+option(NANORUN_STRESS "Shrink queues and work batches to hit wrap-around and overflow paths" OFF)
+set(NANORUN_SANITIZE "" CACHE STRING "Sanitizers for the whole build: '', 'address,undefined' or 'thread'")
+
+if(NANORUN_SANITIZE)
+  add_compile_options(-fsanitize=${NANORUN_SANITIZE} -fno-omit-frame-pointer -g)
+  add_link_options(-fsanitize=${NANORUN_SANITIZE})
+  if(NANORUN_SANITIZE MATCHES "undefined")
+    add_compile_options(-fno-sanitize-recover=undefined)
+  endif()
+endif()

@@ -1,0 +1,33 @@
+// Build-wide knobs for nanorun. Everything here is a compile-time constant so
+// the stress build (NANORUN_STRESS) can shrink queues and hit wrap-around and
+// overflow paths quickly, as tokio's loom build does.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#ifndef NANORUN_STRESS
+#define NANORUN_STRESS 0
+#endif
+
+namespace nanorun::detail {
+
+// Capacity of a worker's local run queue; a power of two.
+inline constexpr std::uint32_t local_queue_capacity = NANORUN_STRESS ? 8u : 256u;
+
+// A worker takes the injector first every this many ticks, so remote work can
+// never starve behind a busy local queue (Go's schedtick % 61).
+inline constexpr std::uint32_t injector_interval = 61;
+
+// Consecutive LIFO-slot polls allowed before the slot's occupant goes to the
+// back of the queue (tokio's MAX_LIFO_POLLS_PER_TICK).
+inline constexpr std::uint32_t max_lifo_polls = 3;
+
+// Work units a worker pre-acquires from the shared outstanding-work counter,
+// so that counting posted work costs no shared atomic in the steady state.
+inline constexpr std::int64_t work_credit_batch = NANORUN_STRESS ? 1 : 64;
+
+// Most threads that may be inside one runtime's run*() at once.
+inline constexpr std::size_t max_workers = 512;
+
+} // namespace nanorun::detail

@@ -1,0 +1,133 @@
+// nanorun::runtime: a work-stealing execution context that mirrors
+// boost::asio::io_context.
+#pragma once
+
+#include <nanorun/detail/config.hpp>
+#include <nanorun/detail/operation.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/execution_context.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+
+namespace nanorun {
+
+namespace detail {
+class scheduler;
+} // namespace detail
+
+/// A work-stealing execution context with io_context's interface.
+/**
+ * Every thread that calls one of the run functions becomes a worker for as
+ * long as it is inside: it gets a local run queue and a LIFO slot, takes work
+ * posted from outside through a global injector, and steals half of a peer's
+ * queue when it runs dry. With one thread inside run(), handlers never run
+ * concurrently, exactly as with io_context.
+ *
+ * Outstanding work (queued handlers, tracked executors, work guards) keeps
+ * run() going; when it reaches zero, the runtime stops and every run() returns.
+ *
+ * @par Thread safety
+ * Distinct objects: safe. Shared objects: safe, except restart(), which must
+ * not be called while a run function is in progress.
+ */
+class runtime : public boost::asio::execution_context
+{
+public:
+  template <class Allocator, unsigned Bits>
+  class basic_executor_type;
+
+  /// The executor type: one pointer, an Asio standard executor.
+  using executor_type = basic_executor_type<std::allocator<void>, 0>;
+
+  /// The type returned by the run functions.
+  using count_type = std::size_t;
+
+  /// Constructs a runtime sized for the hardware concurrency.
+  runtime();
+
+  /// Constructs a runtime; the hint is the number of threads expected to run it.
+  explicit runtime(int concurrency_hint);
+
+  /// Shuts down services, destroys pending handlers without invoking them,
+  /// then destroys the services. No thread may be inside a run function.
+  ~runtime();
+
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  /// Obtains the executor associated with the runtime.
+  executor_type get_executor() noexcept;
+
+  /// Runs handlers until the runtime is stopped or has no outstanding work.
+  /// @returns the number of handlers that were executed.
+  count_type run();
+
+  /// Runs at most one handler, blocking until one is ready or the runtime stops.
+  count_type run_one();
+
+  /// Runs handlers until the duration has elapsed, or as run() would return.
+  template <class Rep, class Period>
+  count_type run_for(const std::chrono::duration<Rep, Period>& rel_time);
+
+  /// Runs handlers until the time point is reached, or as run() would return.
+  template <class Clock, class Duration>
+  count_type run_until(const std::chrono::time_point<Clock, Duration>& abs_time);
+
+  /// Runs at most one handler, waiting no longer than the duration.
+  template <class Rep, class Period>
+  count_type run_one_for(const std::chrono::duration<Rep, Period>& rel_time);
+
+  /// Runs at most one handler, waiting no later than the time point.
+  template <class Clock, class Duration>
+  count_type run_one_until(const std::chrono::time_point<Clock, Duration>& abs_time);
+
+  /// Runs every handler that is ready, without blocking.
+  count_type poll();
+
+  /// Runs at most one ready handler, without blocking.
+  count_type poll_one();
+
+  /// Asks every run function to return as soon as possible. Queued handlers
+  /// stay queued.
+  void stop();
+
+  /// Whether the runtime has been stopped (explicitly, or by running out of work).
+  bool stopped() const noexcept;
+
+  /// Clears the stopped state so that run functions may be called again.
+  void restart();
+
+  /// Runs the awaitable to completion on the calling thread and returns its
+  /// value or rethrows its exception. Defined in <nanorun/block_on.hpp>.
+  template <class T, class Executor>
+  T block_on(boost::asio::awaitable<T, Executor> a);
+
+  /// @name Internals used by executors and I/O objects.
+  /// @{
+  void work_started() noexcept;
+  void work_finished() noexcept;
+  bool running_in_this_thread() const noexcept;
+  void post_op(detail::operation* op, bool continuation);
+  void capture_current_exception() noexcept;
+  std::size_t concurrency() const noexcept;
+  /// @}
+
+private:
+  using steady_time = std::chrono::steady_clock::time_point;
+  count_type run_steady(std::size_t max_handlers, bool block, const steady_time* deadline);
+  template <class Clock, class Duration>
+  count_type run_chunked(std::size_t max_handlers, const std::chrono::time_point<Clock, Duration>& abs_time);
+
+  std::unique_ptr<detail::scheduler> impl_;
+};
+
+/// For code written against io_context: the whole migration is this alias.
+using io_context = runtime;
+
+} // namespace nanorun
+
+#include <nanorun/executor.hpp>
+#include <nanorun/impl/runtime.hpp>

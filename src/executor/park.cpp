@@ -1,0 +1,154 @@
+// Searching, parking and waking. The protocol is described in scheduler.hpp
+// under "PARKING"; the numbered steps below refer to it.
+#include "executor/scheduler.hpp"
+
+#include <algorithm>
+
+namespace nanorun::detail {
+
+bool scheduler::try_begin_search(thread_state& ts) noexcept
+{
+  // At most half of the workers search at once: more thieves than that only
+  // fight over the same queues. Sloppy on purpose; limiting searchers is an
+  // optimisation, never needed for correctness.
+  const std::uint64_t state = idle_.load(std::memory_order_seq_cst);
+  const std::size_t workers = std::max<std::size_t>(1, threads_in_run_.load(std::memory_order_relaxed));
+  if (2 * searching_of(state) >= workers && workers > 1)
+    return false;
+  idle_.fetch_add(searching_one, std::memory_order_seq_cst);
+  ts.searching = true;
+  return true;
+}
+
+void scheduler::end_search(thread_state& ts) noexcept
+{
+  ts.searching = false;
+  // SeqCst: pairs with the fence in notify_one(); see step 2.
+  const std::uint64_t prev = idle_.fetch_sub(searching_one, std::memory_order_seq_cst);
+  // The last searcher to find work wakes one more worker, in case there is
+  // more work than it can run.
+  if (searching_of(prev) == 1)
+    notify_one();
+}
+
+bool scheduler::work_visible() const noexcept
+{
+  if (stopped_.load(std::memory_order_acquire))
+    return true;
+  if (injector_.size_hint() != 0)
+    return true;
+  const std::size_t n = num_slots_.load(std::memory_order_acquire);
+  for (std::size_t i = 0; i < n; ++i)
+    if (!slots_[i].load(std::memory_order_relaxed)->queue.empty())
+      return true;
+  return false;
+}
+
+scheduler::park_result scheduler::park(thread_state& ts, const steady_time* deadline)
+{
+  // Credit held while asleep would keep the count above zero forever.
+  release_all_credit(ts);
+  worker_slot* s = ts.slot;
+  {
+    std::lock_guard lock(idle_mutex_);
+    {
+      std::lock_guard plock(s->park_mutex);
+      s->notified = false;
+    }
+    sleepers_.push_back(s);
+    s->in_sleepers = true;
+    // Step 1: one RMW both registers the sleeper and ends the search.
+    idle_.fetch_add(sleeper_one - (ts.searching ? searching_one : 0), std::memory_order_seq_cst);
+    ts.searching = false;
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (work_visible())
+  {
+    cancel_sleep(ts);
+    return stopped() ? park_result::stopped : park_result::resumed;
+  }
+
+  bool woken;
+  {
+    std::unique_lock plock(s->park_mutex);
+    auto ready = [&] { return s->notified || stopped_.load(std::memory_order_acquire); };
+    if (deadline)
+      woken = s->park_cv.wait_until(plock, *deadline, ready);
+    else
+    {
+      s->park_cv.wait(plock, ready);
+      woken = true;
+    }
+  }
+  cancel_sleep(ts);
+  if (stopped())
+    return park_result::stopped;
+  return woken ? park_result::resumed : park_result::timed_out;
+}
+
+void scheduler::cancel_sleep(thread_state& ts) noexcept
+{
+  worker_slot* s = ts.slot;
+  std::lock_guard lock(idle_mutex_);
+  if (s->in_sleepers)
+  {
+    sleepers_.erase(std::find(sleepers_.begin(), sleepers_.end(), s));
+    s->in_sleepers = false;
+    idle_.fetch_sub(sleeper_one, std::memory_order_seq_cst);
+  }
+  else
+  {
+    // A waker took us off the list and counted us as searching.
+    ts.searching = true;
+  }
+}
+
+void scheduler::notify_one() noexcept
+{
+  // Step 2: the caller has published its work; this fence orders that before
+  // reading the idle word.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const std::uint64_t state = idle_.load(std::memory_order_relaxed);
+  if (searching_of(state) != 0 || sleepers_of(state) == 0)
+    return;
+  worker_slot* s;
+  {
+    std::lock_guard lock(idle_mutex_);
+    if (sleepers_.empty() || searching_of(idle_.load(std::memory_order_relaxed)) != 0)
+      return;
+    s = sleepers_.back();
+    sleepers_.pop_back();
+    s->in_sleepers = false;
+    // The woken worker starts out searching, so further producers don't wake
+    // a second worker for the same burst.
+    idle_.fetch_add(searching_one - sleeper_one, std::memory_order_seq_cst);
+  }
+  {
+    std::lock_guard plock(s->park_mutex);
+    s->notified = true;
+  }
+  s->park_cv.notify_one();
+}
+
+void scheduler::wake_all() noexcept
+{
+  std::vector<worker_slot*> woken;
+  {
+    std::lock_guard lock(idle_mutex_);
+    woken.swap(sleepers_);
+    for (worker_slot* s : woken)
+      s->in_sleepers = false;
+    if (!woken.empty())
+      idle_.fetch_add(woken.size() * (searching_one - sleeper_one), std::memory_order_seq_cst);
+  }
+  for (worker_slot* s : woken)
+  {
+    {
+      std::lock_guard plock(s->park_mutex);
+      s->notified = true;
+    }
+    s->park_cv.notify_one();
+  }
+}
+
+} // namespace nanorun::detail

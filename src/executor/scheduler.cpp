@@ -1,0 +1,445 @@
+// The worker loop, posting and work counting. Parking is in park.cpp.
+#include "executor/scheduler.hpp"
+
+#include <nanorun/detail/op_memory.hpp>
+
+#include <boost/asio/detail/thread_context.hpp>
+#include <boost/asio/detail/thread_info_base.hpp>
+#include <boost/asio/multiple_exceptions.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+namespace nanorun::detail {
+
+constinit thread_local thread_state* this_thread_state = nullptr;
+constinit thread_local op_cache* this_thread_op_cache = nullptr;
+
+namespace {
+
+// Owns the calling thread's op_cache for the life of the thread, so that a
+// thread calling run_one() in a loop keeps its recycled blocks.
+struct op_cache_owner
+{
+  std::unique_ptr<op_cache> cache;
+  ~op_cache_owner() { this_thread_op_cache = nullptr; }
+};
+
+void ensure_op_cache()
+{
+  if (this_thread_op_cache)
+    return;
+  thread_local op_cache_owner owner;
+  owner.cache = std::make_unique<op_cache>();
+  this_thread_op_cache = owner.cache.get();
+}
+
+// Registers the thread with Asio's per-thread call stack while it is inside
+// run(), so that Asio's own recycling allocators (coroutine frames, cancellation
+// signals, executor_function) reuse memory on nanorun workers as they do on
+// io_context threads.
+class asio_thread_scope : private boost::asio::detail::thread_context
+{
+public:
+  asio_thread_scope() : ctx_(this, info_) {}
+
+private:
+  boost::asio::detail::thread_info_base info_;
+  thread_call_stack::context ctx_;
+};
+
+std::uint32_t seed_rng(const void* p) noexcept
+{
+  auto v = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(p) >> 4);
+  v ^= static_cast<std::uint32_t>(std::hash<std::thread::id>()(std::this_thread::get_id()));
+  return v ? v : 0x9e3779b9u;
+}
+
+std::uint32_t next_rng(std::uint32_t& s) noexcept
+{
+  // xorshift32: cheap and good enough to pick a victim.
+  s ^= s << 13;
+  s ^= s >> 17;
+  s ^= s << 5;
+  return s;
+}
+
+} // namespace
+
+scheduler::scheduler(int concurrency_hint) : concurrency_hint_(concurrency_hint)
+{
+  for (auto& s : slots_)
+    s.store(nullptr, std::memory_order_relaxed);
+  const std::size_t initial =
+      std::clamp<std::size_t>(concurrency_hint > 0 ? static_cast<std::size_t>(concurrency_hint)
+                                                   : std::max(1u, std::thread::hardware_concurrency()),
+                              1, max_workers);
+  for (std::size_t i = 0; i < initial; ++i)
+    slots_[i].store(new worker_slot, std::memory_order_relaxed);
+  num_slots_.store(initial, std::memory_order_release);
+}
+
+scheduler::~scheduler()
+{
+  drain();
+  for (auto& s : slots_)
+    delete s.load(std::memory_order_relaxed);
+}
+
+std::size_t scheduler::concurrency() const noexcept
+{
+  return std::max<std::size_t>(1, std::max(num_slots_.load(std::memory_order_acquire),
+                                           threads_in_run_.load(std::memory_order_relaxed)));
+}
+
+worker_slot* scheduler::claim_slot()
+{
+  const std::size_t n = num_slots_.load(std::memory_order_acquire);
+  for (std::size_t i = 0; i < n; ++i)
+  {
+    worker_slot* s = slots_[i].load(std::memory_order_relaxed);
+    // Acquire: pairs with the release store in leave(), so the previous
+    // owner's last use of the slot happens before ours.
+    if (!s->owned.load(std::memory_order_relaxed) && !s->owned.exchange(true, std::memory_order_acquire))
+      return s;
+  }
+  std::lock_guard lock(slots_mutex_);
+  const std::size_t m = num_slots_.load(std::memory_order_relaxed);
+  if (m == max_workers)
+    throw std::length_error("nanorun::runtime: too many threads inside run() at once");
+  auto* s = new worker_slot;
+  s->owned.store(true, std::memory_order_relaxed);
+  slots_[m].store(s, std::memory_order_relaxed);
+  // Release: publishes the new slot pointer to thieves that load num_slots_.
+  num_slots_.store(m + 1, std::memory_order_release);
+  return s;
+}
+
+std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadline)
+{
+  if (stopped())
+    return 0;
+  if (outstanding_.load(std::memory_order_acquire) == 0)
+  {
+    stop();
+    return 0;
+  }
+
+  ensure_op_cache();
+  thread_state ts;
+  ts.sched = this;
+  ts.outer = this_thread_state;
+  ts.slot = claim_slot();
+  ts.rng = seed_rng(&ts);
+  std::optional<asio_thread_scope> asio_scope;
+  if (!ts.outer)
+    asio_scope.emplace();
+  this_thread_state = &ts;
+  threads_in_run_.fetch_add(1, std::memory_order_relaxed);
+
+  struct leave_guard
+  {
+    scheduler* self;
+    thread_state* ts;
+    ~leave_guard()
+    {
+      self->leave(*ts);
+      this_thread_state = ts->outer;
+    }
+  } guard{this, &ts};
+
+  std::size_t count = 0;
+  while (count < max)
+  {
+    if (stopped_.load(std::memory_order_relaxed))
+      break;
+    operation* op = next_op(ts);
+    if (!op)
+    {
+      if (!block)
+        break;
+      const park_result r = park(ts, deadline);
+      if (r == park_result::timed_out)
+        break;
+      continue;
+    }
+    if (ts.searching)
+      end_search(ts);
+    try
+    {
+      op->complete();
+    }
+    catch (...)
+    {
+      release_unit(ts);
+      throw;
+    }
+    release_unit(ts);
+    ++count;
+    if (ts.pending)
+    {
+      std::exception_ptr e = std::move(ts.pending);
+      const int n = ts.pending_count;
+      ts.pending = nullptr;
+      ts.pending_count = 0;
+      if (n > 1)
+        throw boost::asio::multiple_exceptions(e);
+      std::rethrow_exception(e);
+    }
+  }
+  return count;
+}
+
+void scheduler::leave(thread_state& ts) noexcept
+{
+  if (ts.searching)
+    end_search(ts);
+  // Hand everything still local to the injector, where any worker (or a later
+  // run()) finds it, and where ~runtime destroys it.
+  worker_slot* s = ts.slot;
+  op_queue rest;
+  if (s->lifo)
+  {
+    rest.push(s->lifo);
+    s->lifo = nullptr;
+  }
+  while (operation* op = s->queue.pop())
+    rest.push(op);
+  if (!rest.empty())
+  {
+    injector_.push_batch(rest);
+    notify_one();
+  }
+  release_all_credit(ts);
+  threads_in_run_.fetch_sub(1, std::memory_order_relaxed);
+  // Release: pairs with the acquire exchange in claim_slot().
+  s->owned.store(false, std::memory_order_release);
+}
+
+operation* scheduler::next_op(thread_state& ts)
+{
+  worker_slot* s = ts.slot;
+  ++ts.tick;
+  if (ts.tick % injector_interval == 0)
+  {
+    if (operation* op = pull_injector(ts))
+      return op;
+  }
+  if (s->lifo)
+  {
+    operation* op = s->lifo;
+    s->lifo = nullptr;
+    if (ts.lifo_polls < max_lifo_polls)
+    {
+      ++ts.lifo_polls;
+      return op;
+    }
+    // The slot has had its turns: its occupant goes behind the queued work.
+    push_local(ts, op);
+  }
+  ts.lifo_polls = 0;
+  if (operation* op = s->queue.pop())
+    return op;
+  if (operation* op = pull_injector(ts))
+    return op;
+  return search(ts);
+}
+
+operation* scheduler::pull_injector(thread_state& ts)
+{
+  const std::size_t waiting = injector_.size_hint();
+  if (waiting == 0)
+    return nullptr;
+  const std::size_t workers = std::max<std::size_t>(1, threads_in_run_.load(std::memory_order_relaxed));
+  std::size_t n = std::min<std::size_t>(waiting / workers + 1, local_queue::capacity / 2);
+  n = std::min<std::size_t>(n, ts.slot->queue.free_slots() + 1);
+  op_queue batch;
+  operation* first = injector_.pop_batch(n, batch);
+  while (operation* op = batch.pop())
+  {
+    const bool ok = ts.slot->queue.try_push(op);
+    (void)ok; // room was reserved above: only the owner adds to its queue
+  }
+  return first;
+}
+
+operation* scheduler::search(thread_state& ts)
+{
+  if (!ts.searching && !try_begin_search(ts))
+    return nullptr;
+  const std::size_t n = num_slots_.load(std::memory_order_acquire);
+  const std::size_t start = next_rng(ts.rng) % n;
+  for (std::size_t i = 0; i < n; ++i)
+  {
+    worker_slot* victim = slots_[(start + i) % n].load(std::memory_order_relaxed);
+    if (victim == ts.slot)
+      continue;
+    if (operation* op = victim->queue.steal_into(ts.slot->queue))
+      return op;
+  }
+  return pull_injector(ts);
+}
+
+void scheduler::push_local(thread_state& ts, operation* op)
+{
+  local_queue& q = ts.slot->queue;
+  for (;;)
+  {
+    if (q.try_push(op))
+      return;
+    op_queue half;
+    if (q.take_half_for_overflow(half))
+    {
+      half.push(op);
+      injector_.push_batch(half);
+      return;
+    }
+    if (q.steal_in_progress())
+    {
+      // A thief is making room; don't wait for it.
+      injector_.push(op);
+      return;
+    }
+  }
+}
+
+void scheduler::post(operation* op, bool continuation)
+{
+  thread_state* ts = this_thread_state;
+  if (ts && ts->sched == this)
+  {
+    acquire_unit(*ts);
+    worker_slot* s = ts->slot;
+    if (ts->yielding)
+    {
+      ts->yielding = false;
+    }
+    else if (ts->lifo_polls < max_lifo_polls && (!s->lifo || continuation))
+    {
+      operation* displaced = s->lifo;
+      s->lifo = op;
+      if (!displaced)
+        return; // the LIFO slot is not stealable: nobody needs waking
+      op = displaced;
+    }
+    push_local(*ts, op);
+    if (threads_in_run_.load(std::memory_order_relaxed) > 1)
+      notify_one();
+    return;
+  }
+  // Relaxed: the injector's mutex orders this increment before the decrement
+  // made by whichever worker runs the operation.
+  outstanding_.fetch_add(1, std::memory_order_relaxed);
+  injector_.push(op);
+  notify_one();
+}
+
+void scheduler::acquire_unit(thread_state& ts) noexcept
+{
+  if (ts.credit == 0)
+  {
+    // Relaxed: this thread already holds a unit (the handler it is running),
+    // so the counter cannot be at zero and no one is waiting on this change.
+    outstanding_.fetch_add(work_credit_batch, std::memory_order_relaxed);
+    ts.credit = work_credit_batch;
+  }
+  --ts.credit;
+}
+
+void scheduler::release_unit(thread_state& ts) noexcept
+{
+  if (++ts.credit > 2 * work_credit_batch)
+  {
+    // Cannot reach zero: we keep more than a batch.
+    outstanding_.fetch_sub(work_credit_batch, std::memory_order_relaxed);
+    ts.credit -= work_credit_batch;
+  }
+}
+
+void scheduler::release_all_credit(thread_state& ts) noexcept
+{
+  if (ts.credit == 0)
+    return;
+  const std::int64_t c = ts.credit;
+  ts.credit = 0;
+  // AcqRel: whoever takes the count to zero must see all the work that was
+  // finished before, and stop() publishes that.
+  if (outstanding_.fetch_sub(c, std::memory_order_acq_rel) == c)
+    stop();
+}
+
+void scheduler::work_started() noexcept
+{
+  thread_state* ts = this_thread_state;
+  if (ts && ts->sched == this)
+    acquire_unit(*ts);
+  else
+    outstanding_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void scheduler::work_finished() noexcept
+{
+  thread_state* ts = this_thread_state;
+  if (ts && ts->sched == this)
+    release_unit(*ts);
+  else if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+    stop();
+}
+
+bool scheduler::running_in_this_thread() const noexcept
+{
+  for (const thread_state* ts = this_thread_state; ts; ts = ts->outer)
+    if (ts->sched == this)
+      return true;
+  return false;
+}
+
+void scheduler::capture_current_exception() noexcept
+{
+  thread_state* ts = this_thread_state;
+  while (ts && ts->sched != this)
+    ts = ts->outer;
+  if (!ts)
+    return;
+  if (ts->pending_count++ == 0)
+    ts->pending = std::current_exception();
+}
+
+void scheduler::stop() noexcept
+{
+  stopped_.store(true, std::memory_order_seq_cst);
+  wake_all();
+}
+
+std::size_t scheduler::drain()
+{
+  std::size_t n = 0;
+  for (;;)
+  {
+    op_queue all = injector_.take_all();
+    const std::size_t slots = num_slots_.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < slots; ++i)
+    {
+      worker_slot* s = slots_[i].load(std::memory_order_relaxed);
+      if (s->lifo)
+      {
+        all.push(s->lifo);
+        s->lifo = nullptr;
+      }
+      while (operation* op = s->queue.pop())
+        all.push(op);
+    }
+    if (all.empty())
+      return n;
+    while (operation* op = all.pop())
+    {
+      op->destroy();
+      ++n;
+    }
+  }
+}
+
+} // namespace nanorun::detail

@@ -1,0 +1,183 @@
+// The executor layer: nanorun's work-stealing scheduler.
+//
+// WORKERS. Every thread inside one of the runtime's run functions is a worker.
+// On entry it claims a worker_slot (a local_queue plus a LIFO slot and a parking
+// spot); on exit it moves whatever is left in its slot to the injector and
+// gives the slot back. Slots are created on demand and live as long as the
+// scheduler, so thieves may read any slot at any time.
+//
+// WHERE WORK GOES. A post from a worker of this runtime goes to that worker:
+// into its LIFO slot if the slot is free (or if the post is a continuation,
+// which displaces the occupant), else to the back of its local queue. A full
+// local queue sends half of itself to the injector. A post from any other
+// thread goes to the injector. co_await nanorun::yield_now() always goes to the
+// back of the local queue, behind everything already runnable.
+//
+// WHAT A WORKER RUNS NEXT (next_op): every `injector_interval` ticks the
+// injector first; then the LIFO slot, at most `max_lifo_polls` times in a row;
+// then its local queue; then the injector; then it searches: it steals half of
+// a random peer's queue. At most half of the workers search at once.
+//
+// OUTSTANDING WORK. io_context semantics: run() returns when the count of
+// outstanding work (queued handlers, tracked executors, work guards) reaches
+// zero. A shared counter touched by every post would bounce between cores, so
+// each worker holds "credit": units it has already added to the shared counter
+// without a job attached. Counting a new job takes a unit of credit, finishing
+// one gives it back, and the shared counter is touched only once per
+// `work_credit_batch` units. Credit only ever over-counts, so the counter can
+// never reach zero while work exists; a worker returns all its credit before it
+// parks and when it leaves run(), so the counter does reach zero once the work
+// is gone. The thread whose decrement reaches zero stops the runtime.
+//
+// PARKING (park.cpp). A worker with nothing to do parks on its own condition
+// variable. The protocol has no lost wake-ups:
+//   1. The parker registers itself as a sleeper with one seq_cst RMW on the
+//      idle word (which also ends its searching), then issues a seq_cst fence
+//      and looks at every queue once more.
+//   2. A producer publishes its work, issues a seq_cst fence, and reads the
+//      idle word. If nobody is searching and somebody sleeps, it wakes one.
+// The fences make this a store-buffering pair: either the producer sees the
+// sleeper, or the sleeper sees the work. When a producer skips the wake-up
+// because a worker is searching, that searcher either finds the work or parks
+// through step 1 and sees it there. A searcher that finds work while it is the
+// last searcher wakes one more worker, so parallelism ramps up one at a time.
+//
+// The parking spot is the seam a reactor takes over later: one parked worker
+// will wait in the reactor (with the next timer deadline) instead of on its
+// condition variable, and wake_one() will signal the reactor when it picks that
+// worker.
+//
+// SHUTDOWN. stop() sets the stopped flag and wakes every sleeper; workers
+// leave at their next loop turn and leave queued work queued. drain() (called
+// by ~runtime, with no thread inside run) destroys every queued operation
+// without invoking it, repeating until no destruction has posted anything new.
+#pragma once
+
+#include "executor/inject_queue.hpp"
+#include "executor/local_queue.hpp"
+
+#include <nanorun/detail/config.hpp>
+#include <nanorun/detail/operation.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <vector>
+
+namespace nanorun::detail {
+
+class scheduler;
+
+// One worker's queues and parking spot.
+struct worker_slot
+{
+  local_queue queue;                     // owner pushes/pops; thieves steal
+  operation* lifo = nullptr;             // owner only; never stolen
+  std::atomic<bool> owned{false};        // exchange(acquire) to claim; store(release) to give back
+  bool in_sleepers = false;              // guarded by scheduler::idle_mutex_
+  std::mutex park_mutex;
+  std::condition_variable park_cv;
+  bool notified = false;                 // guarded by park_mutex
+};
+
+// What a thread inside run() knows about itself. Lives on run()'s stack.
+struct thread_state
+{
+  scheduler* sched = nullptr;
+  worker_slot* slot = nullptr;
+  thread_state* outer = nullptr;  // enclosing run() on this thread (nested runs)
+  std::int64_t credit = 0;        // units of outstanding work held without a job
+  std::uint32_t tick = 0;
+  std::uint32_t lifo_polls = 0;
+  std::uint32_t rng = 0;
+  bool searching = false;         // counted in scheduler::idle_ as searching
+  bool yielding = false;          // the next post from this thread is a yield
+  std::exception_ptr pending;     // exception from an inline execute()
+  int pending_count = 0;
+};
+
+extern constinit thread_local thread_state* this_thread_state;
+
+class scheduler
+{
+public:
+  using steady_time = std::chrono::steady_clock::time_point;
+
+  explicit scheduler(int concurrency_hint);
+  ~scheduler();
+  scheduler(const scheduler&) = delete;
+  scheduler& operator=(const scheduler&) = delete;
+
+  // Runs at most max handlers. Returns early when stopped, when there is no
+  // work and !block, or at the deadline.
+  std::size_t run(std::size_t max, bool block, const steady_time* deadline);
+
+  void post(operation* op, bool continuation);
+  void work_started() noexcept;
+  void work_finished() noexcept;
+  bool running_in_this_thread() const noexcept;
+  void capture_current_exception() noexcept;
+
+  void stop() noexcept;
+  bool stopped() const noexcept { return stopped_.load(std::memory_order_acquire); }
+  void restart() noexcept { stopped_.store(false, std::memory_order_release); }
+
+  // Wakes every parked worker so it re-evaluates its exit condition.
+  void wake_all() noexcept;
+
+  // Destroys every queued operation without invoking it (no thread may be
+  // inside run). Returns the number destroyed.
+  std::size_t drain();
+
+  std::size_t concurrency() const noexcept;
+  std::size_t threads_in_run() const noexcept { return threads_in_run_.load(std::memory_order_relaxed); }
+
+private:
+  enum class park_result { resumed, stopped, timed_out };
+
+  // scheduler.cpp
+  worker_slot* claim_slot();
+  void leave(thread_state& ts) noexcept;
+  operation* next_op(thread_state& ts);
+  operation* pull_injector(thread_state& ts);
+  operation* search(thread_state& ts);
+  void push_local(thread_state& ts, operation* op);
+  void acquire_unit(thread_state& ts) noexcept;
+  void release_unit(thread_state& ts) noexcept;
+  void release_all_credit(thread_state& ts) noexcept;
+
+  // park.cpp
+  park_result park(thread_state& ts, const steady_time* deadline);
+  void cancel_sleep(thread_state& ts) noexcept;
+  bool work_visible() const noexcept;
+  void notify_one() noexcept;
+  bool try_begin_search(thread_state& ts) noexcept;
+  void end_search(thread_state& ts) noexcept;
+
+  // idle_ packs the number of searching workers (low half) and the number of
+  // registered sleepers (high half). See "PARKING" above.
+  static constexpr std::uint64_t searching_one = 1;
+  static constexpr std::uint64_t sleeper_one = std::uint64_t{1} << 32;
+  static std::uint64_t searching_of(std::uint64_t v) noexcept { return v & 0xffffffffu; }
+  static std::uint64_t sleepers_of(std::uint64_t v) noexcept { return v >> 32; }
+
+  alignas(64) std::atomic<std::int64_t> outstanding_{0}; // see "OUTSTANDING WORK"
+  alignas(64) std::atomic<std::uint64_t> idle_{0};       // RMW seq_cst; read after a seq_cst fence
+  alignas(64) std::atomic<bool> stopped_{false};          // release on stop/restart; acquire in loops
+  std::atomic<std::size_t> threads_in_run_{0};            // relaxed: a hint for notification
+  inject_queue injector_;
+
+  std::mutex idle_mutex_;
+  std::vector<worker_slot*> sleepers_; // guarded by idle_mutex_
+
+  std::mutex slots_mutex_;                     // serialises slot creation
+  std::atomic<worker_slot*> slots_[max_workers]; // published before num_slots_
+  std::atomic<std::size_t> num_slots_{0};       // release on growth; acquire by readers
+  int concurrency_hint_;
+};
+
+} // namespace nanorun::detail

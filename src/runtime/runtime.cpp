@@ -1,0 +1,106 @@
+// The runtime layer: nanorun::runtime's non-template members.
+//
+// The runtime is an Asio execution_context that owns one scheduler (the
+// executor layer). Its one subtle duty is destruction, in the order that
+// leaves nothing behind (io_context's, see asio#1245):
+//   1. shut down the services, newest first; they may destroy their pending
+//      operations, and destroying an awaitable handler posts the destruction
+//      of its coroutine frame back to us;
+//   2. destroy every queued operation without invoking it, repeating until
+//      none is left (destroying one may post another);
+//   3. destroy the services;
+//   4. drain once more, then let the scheduler go.
+#include <nanorun/detail/runtime_service.hpp>
+#include <nanorun/runtime.hpp>
+
+#include "executor/scheduler.hpp"
+
+namespace nanorun {
+
+runtime::runtime() : runtime(0) {}
+
+runtime::runtime(int concurrency_hint) : impl_(std::make_unique<detail::scheduler>(concurrency_hint))
+{
+  boost::asio::add_service(*this, new detail::runtime_service(*this, this));
+}
+
+runtime::~runtime()
+{
+  impl_->stop();
+  shutdown();
+  impl_->drain();
+  destroy();
+  impl_->drain();
+}
+
+runtime::count_type runtime::run()
+{
+  return impl_->run(static_cast<std::size_t>(-1), true, nullptr);
+}
+
+runtime::count_type runtime::run_one()
+{
+  return impl_->run(1, true, nullptr);
+}
+
+runtime::count_type runtime::poll()
+{
+  return impl_->run(static_cast<std::size_t>(-1), false, nullptr);
+}
+
+runtime::count_type runtime::poll_one()
+{
+  return impl_->run(1, false, nullptr);
+}
+
+runtime::count_type runtime::run_steady(std::size_t max_handlers, bool block, const steady_time* deadline)
+{
+  return impl_->run(max_handlers, block, deadline);
+}
+
+void runtime::stop()
+{
+  impl_->stop();
+}
+
+bool runtime::stopped() const noexcept
+{
+  return impl_->stopped();
+}
+
+void runtime::restart()
+{
+  impl_->restart();
+}
+
+void runtime::work_started() noexcept
+{
+  impl_->work_started();
+}
+
+void runtime::work_finished() noexcept
+{
+  impl_->work_finished();
+}
+
+bool runtime::running_in_this_thread() const noexcept
+{
+  return impl_->running_in_this_thread();
+}
+
+void runtime::post_op(detail::operation* op, bool continuation)
+{
+  impl_->post(op, continuation);
+}
+
+void runtime::capture_current_exception() noexcept
+{
+  impl_->capture_current_exception();
+}
+
+std::size_t runtime::concurrency() const noexcept
+{
+  return impl_->concurrency();
+}
+
+} // namespace nanorun
