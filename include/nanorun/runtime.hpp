@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/execution_context.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -113,6 +114,11 @@ public:
   void post_op(detail::operation* op, bool continuation);
   void capture_current_exception() noexcept;
   std::size_t concurrency() const noexcept;
+  // Runs until `done` reads true (or as run() would return); whoever sets
+  // `done` then calls interrupt().
+  count_type run_until_done(const std::atomic<bool>& done);
+  void interrupt() noexcept;
+  std::size_t threads_in_run() const noexcept;
   /// @}
 
 private:
@@ -131,3 +137,4 @@ using io_context = runtime;
 
 #include <nanorun/executor.hpp>
 #include <nanorun/impl/runtime.hpp>
+#include <nanorun/block_on.hpp>

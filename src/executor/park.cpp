@@ -62,7 +62,7 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     ts.searching = false;
   }
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (work_visible())
+  if (work_visible() || (ts.done && ts.done->load(std::memory_order_acquire)))
   {
     cancel_sleep(ts);
     return stopped() ? park_result::stopped : park_result::resumed;
@@ -71,7 +71,10 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
   bool woken;
   {
     std::unique_lock plock(s->park_mutex);
-    auto ready = [&] { return s->notified || stopped_.load(std::memory_order_acquire); };
+    auto ready = [&] {
+      return s->notified || stopped_.load(std::memory_order_acquire) ||
+             (ts.done && ts.done->load(std::memory_order_acquire));
+    };
     if (deadline)
       woken = s->park_cv.wait_until(plock, *deadline, ready);
     else
@@ -83,6 +86,8 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
   cancel_sleep(ts);
   if (stopped())
     return park_result::stopped;
+  if (ts.done && ts.done->load(std::memory_order_acquire))
+    return park_result::resumed;
   return woken ? park_result::resumed : park_result::timed_out;
 }
 

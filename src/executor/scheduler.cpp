@@ -118,7 +118,8 @@ worker_slot* scheduler::claim_slot()
   return s;
 }
 
-std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadline)
+std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadline,
+                          const std::atomic<bool>* done)
 {
   if (stopped())
     return 0;
@@ -134,6 +135,7 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
   ts.outer = this_thread_state;
   ts.slot = claim_slot();
   ts.rng = seed_rng(&ts);
+  ts.done = done;
   std::optional<asio_thread_scope> asio_scope;
   if (!ts.outer)
     asio_scope.emplace();
@@ -155,6 +157,8 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
   while (count < max)
   {
     if (stopped_.load(std::memory_order_relaxed))
+      break;
+    if (done && done->load(std::memory_order_acquire))
       break;
     operation* op = next_op(ts);
     if (!op)
@@ -440,6 +444,22 @@ std::size_t scheduler::drain()
       ++n;
     }
   }
+}
+
+} // namespace nanorun::detail
+
+namespace nanorun::detail {
+
+void begin_yield() noexcept
+{
+  if (thread_state* ts = this_thread_state)
+    ts->yielding = true;
+}
+
+void end_yield() noexcept
+{
+  if (thread_state* ts = this_thread_state)
+    ts->yielding = false;
 }
 
 } // namespace nanorun::detail

@@ -96,6 +96,7 @@ struct thread_state
   std::uint32_t rng = 0;
   bool searching = false;         // counted in scheduler::idle_ as searching
   bool yielding = false;          // the next post from this thread is a yield
+  const std::atomic<bool>* done = nullptr; // optional extra exit condition (block_on)
   std::exception_ptr pending;     // exception from an inline execute()
   int pending_count = 0;
 };
@@ -114,7 +115,10 @@ public:
 
   // Runs at most max handlers. Returns early when stopped, when there is no
   // work and !block, or at the deadline.
-  std::size_t run(std::size_t max, bool block, const steady_time* deadline);
+  // `done`, if given, also ends the run once it reads true; whoever sets it
+  // calls wake_all() afterwards.
+  std::size_t run(std::size_t max, bool block, const steady_time* deadline,
+                  const std::atomic<bool>* done = nullptr);
 
   void post(operation* op, bool continuation);
   void work_started() noexcept;

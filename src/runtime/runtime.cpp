@@ -98,6 +98,21 @@ void runtime::capture_current_exception() noexcept
   impl_->capture_current_exception();
 }
 
+runtime::count_type runtime::run_until_done(const std::atomic<bool>& done)
+{
+  return impl_->run(static_cast<std::size_t>(-1), true, nullptr, &done);
+}
+
+void runtime::interrupt() noexcept
+{
+  impl_->wake_all();
+}
+
+std::size_t runtime::threads_in_run() const noexcept
+{
+  return impl_->threads_in_run();
+}
+
 std::size_t runtime::concurrency() const noexcept
 {
   return impl_->concurrency();

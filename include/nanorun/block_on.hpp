@@ -1,0 +1,78 @@
+// nanorun::block_on: run an awaitable to completion on the calling thread.
+#pragma once
+
+#include <nanorun/runtime.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace nanorun {
+
+namespace detail {
+
+template <class T>
+struct block_on_state
+{
+  std::atomic<bool> done{false}; // store(release) after the outcome; load(acquire) by the runner
+  std::exception_ptr error;
+  std::optional<std::conditional_t<std::is_void_v<T>, char, T>> value;
+};
+
+} // namespace detail
+
+/// Runs the awaitable on this runtime, with the calling thread as a worker,
+/// until it completes; returns its value or rethrows its exception.
+/**
+ * Other threads may be running the runtime too; other work keeps running.
+ * Calling it from inside the runtime's own run() throws std::logic_error
+ * (it would wait on itself). If the runtime was stopped and no thread is inside
+ * it, it is restarted first. If the runtime is stopped before the awaitable
+ * completes, throws boost::system::system_error(operation_aborted).
+ */
+template <class T, class Executor>
+T runtime::block_on(boost::asio::awaitable<T, Executor> a)
+{
+  if (running_in_this_thread())
+    throw std::logic_error("nanorun::runtime::block_on: called from inside the runtime's own run()");
+  if (stopped() && threads_in_run() == 0)
+    restart();
+
+  auto state = std::make_shared<detail::block_on_state<T>>();
+  auto finish = [state, this](std::exception_ptr e, auto&&... v) {
+    state->error = e;
+    if constexpr (sizeof...(v) > 0)
+      if (!e)
+        state->value.emplace(std::forward<decltype(v)>(v)...);
+    state->done.store(true, std::memory_order_seq_cst);
+    interrupt();
+  };
+  boost::asio::co_spawn(get_executor(), std::move(a), std::move(finish));
+  run_until_done(state->done);
+  if (!state->done.load(std::memory_order_acquire))
+    throw boost::system::system_error(boost::asio::error::operation_aborted,
+                                      "nanorun::runtime::block_on: runtime stopped first");
+  if (state->error)
+    std::rethrow_exception(state->error);
+  if constexpr (!std::is_void_v<T>)
+    return std::move(*state->value);
+}
+
+/// Runs the awaitable to completion on the calling thread, on a runtime of its
+/// own, and returns its value or rethrows its exception.
+template <class T, class Executor>
+T block_on(boost::asio::awaitable<T, Executor> a)
+{
+  runtime rt(1);
+  return rt.block_on(std::move(a));
+}
+
+} // namespace nanorun

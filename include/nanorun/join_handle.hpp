@@ -1,0 +1,115 @@
+// nanorun::join_handle<T>: the result of nanorun::spawn.
+#pragma once
+
+#include <nanorun/detail/join_await.hpp>
+#include <nanorun/detail/join_state.hpp>
+
+#include <boost/asio/async_result.hpp>
+
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+
+namespace nanorun {
+
+/// Owns the right to the outcome of a spawned task.
+/**
+ * - `co_await std::move(handle)` (inside a boost::asio::awaitable) yields the task's value
+ *   or rethrows its exception. The handle is an asynchronous operation with
+ *   signature void(std::exception_ptr, T), so `handle.async_join(token)` and
+ *   `handle(token)` accept any completion token.
+ * - get() blocks the calling thread for the value; call it from outside the
+ *   runtime that runs the task.
+ * - detach() lets the task run on alone; destroying a handle that was not
+ *   joined detaches it too. An exception from a detached task is dropped.
+ *
+ * A task destroyed before it completes (its runtime was destroyed) reports
+ * boost::system::system_error with boost::asio::error::operation_aborted.
+ * The outcome can be taken once; a second join throws std::logic_error.
+ */
+template <class T>
+class join_handle
+{
+public:
+  using signature = std::conditional_t<std::is_void_v<T>, void(std::exception_ptr), void(std::exception_ptr, T)>;
+
+  join_handle() noexcept = default;
+  explicit join_handle(std::shared_ptr<detail::join_state<T>> s) noexcept : state_(std::move(s)) {}
+  join_handle(join_handle&&) noexcept = default;
+  join_handle& operator=(join_handle&&) noexcept = default;
+
+  /// Whether the handle refers to a task.
+  bool valid() const noexcept { return state_ != nullptr; }
+
+  /// Whether the task has completed.
+  bool is_finished() const { return state_ && state_->done(); }
+
+  /// Lets the task run on without anyone waiting for it.
+  void detach() noexcept { state_.reset(); }
+
+  /// Blocks until the task completes; returns its value or rethrows its exception.
+  T get()
+  {
+    if (!state_)
+      throw std::logic_error("nanorun::join_handle: no task");
+    auto s = std::move(state_);
+    std::exception_ptr e;
+    auto v = s->wait_blocking(e);
+    if (e)
+      std::rethrow_exception(e);
+    if constexpr (!std::is_void_v<T>)
+      return std::move(*v.value);
+  }
+
+  /// Waits asynchronously for the task. Completion signature:
+  /// void(std::exception_ptr) for join_handle<void>, else void(std::exception_ptr, T).
+  /// The handler is never invoked from inside this call.
+  template <boost::asio::completion_token_for<signature> Token>
+  auto async_join(Token&& token)
+  {
+    return boost::asio::async_initiate<Token, signature>(initiate{std::move(state_)}, token);
+  }
+
+  /// Same as async_join: makes the handle an asynchronous operation, so that
+  /// `co_await std::move(handle)` (or `co_await nanorun::spawn(...)`) works
+  /// inside a boost::asio::awaitable. Asio 1.26 awaits only rvalue operations.
+  template <boost::asio::completion_token_for<void(detail::join_result<T>)> Token>
+  auto operator()(Token&& token) &&
+  {
+    return boost::asio::async_initiate<Token, void(detail::join_result<T>)>(initiate_await{std::move(state_)},
+                                                                            token);
+  }
+
+private:
+  struct initiate
+  {
+    std::shared_ptr<detail::join_state<T>> state;
+
+    template <class Handler>
+    void operator()(Handler&& h)
+    {
+      if (!state)
+        throw std::logic_error("nanorun::join_handle: no task");
+      state->template wait_async<false>(std::forward<Handler>(h));
+    }
+  };
+
+  // The co_await path: one argument carrying either outcome (join_await.hpp).
+  struct initiate_await
+  {
+    std::shared_ptr<detail::join_state<T>> state;
+
+    template <class Handler>
+    void operator()(Handler&& h)
+    {
+      if (!state)
+        throw std::logic_error("nanorun::join_handle: no task");
+      state->template wait_async<true>(std::forward<Handler>(h));
+    }
+  };
+
+  std::shared_ptr<detail::join_state<T>> state_;
+};
+
+} // namespace nanorun

@@ -1,0 +1,11 @@
+// Convenience header: everything public in nanorun.
+#pragma once
+
+#include <nanorun/block_on.hpp>
+#include <nanorun/executor.hpp>
+#include <nanorun/io_context.hpp>
+#include <nanorun/join_handle.hpp>
+#include <nanorun/runtime.hpp>
+#include <nanorun/spawn.hpp>
+#include <nanorun/thread_pool.hpp>
+#include <nanorun/yield_now.hpp>
