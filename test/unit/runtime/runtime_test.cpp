@@ -1,0 +1,212 @@
+// nanorun::runtime: io_context's run/poll/stop semantics.
+#include <nanorun/runtime.hpp>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/multiple_exceptions.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+namespace asio = boost::asio;
+
+BOOST_AUTO_TEST_SUITE(runtime_semantics)
+
+BOOST_AUTO_TEST_CASE(run_without_work_returns_zero_and_stops)
+{
+  nanorun::runtime rt;
+  BOOST_TEST(rt.run() == 0u);
+  BOOST_TEST(rt.stopped());
+  rt.restart();
+  BOOST_TEST(!rt.stopped());
+}
+
+BOOST_AUTO_TEST_CASE(run_counts_handlers_and_returns_when_work_ends)
+{
+  nanorun::runtime rt;
+  int n = 0;
+  for (int i = 0; i < 10; ++i)
+    asio::post(rt, [&] { ++n; });
+  BOOST_TEST(rt.run() == 10u);
+  BOOST_TEST(n == 10);
+  BOOST_TEST(rt.stopped());
+}
+
+BOOST_AUTO_TEST_CASE(handler_posts_from_inside_run_in_order)
+{
+  nanorun::runtime rt;
+  std::vector<int> order;
+  asio::post(rt, [&] {
+    for (int i = 0; i < 5; ++i)
+      asio::post(rt, [&order, i] { order.push_back(i); });
+  });
+  rt.run();
+  BOOST_TEST(order == (std::vector<int>{0, 1, 2, 3, 4}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(run_one_and_poll_one)
+{
+  nanorun::runtime rt;
+  int n = 0;
+  asio::post(rt, [&] { ++n; });
+  asio::post(rt, [&] { ++n; });
+  BOOST_TEST(rt.run_one() == 1u);
+  BOOST_TEST(n == 1);
+  BOOST_TEST(rt.poll_one() == 1u);
+  BOOST_TEST(n == 2);
+  BOOST_TEST(rt.poll() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(poll_does_not_block_with_tracked_work)
+{
+  nanorun::runtime rt;
+  auto guard = asio::make_work_guard(rt);
+  BOOST_TEST(rt.poll() == 0u);
+  BOOST_TEST(!rt.stopped());
+  guard.reset();
+}
+
+BOOST_AUTO_TEST_CASE(run_for_returns_at_deadline_with_tracked_work)
+{
+  nanorun::runtime rt;
+  auto guard = asio::make_work_guard(rt);
+  const auto start = std::chrono::steady_clock::now();
+  BOOST_TEST(rt.run_for(std::chrono::milliseconds(30)) == 0u);
+  BOOST_TEST((std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(30)));
+  BOOST_TEST(!rt.stopped());
+}
+
+BOOST_AUTO_TEST_CASE(run_one_for_runs_one_ready_handler)
+{
+  nanorun::runtime rt;
+  auto guard = asio::make_work_guard(rt);
+  int n = 0;
+  asio::post(rt, [&] { ++n; });
+  asio::post(rt, [&] { ++n; });
+  BOOST_TEST(rt.run_one_for(std::chrono::seconds(5)) == 1u);
+  BOOST_TEST(n == 1);
+  BOOST_TEST(rt.run_until(std::chrono::system_clock::now() + std::chrono::milliseconds(20)) == 1u);
+  BOOST_TEST(n == 2);
+}
+
+BOOST_AUTO_TEST_CASE(stop_leaves_handlers_queued_until_restart)
+{
+  nanorun::runtime rt;
+  int n = 0;
+  asio::post(rt, [&] {
+    ++n;
+    rt.stop();
+  });
+  asio::post(rt, [&] { ++n; });
+  BOOST_TEST(rt.run() == 1u);
+  BOOST_TEST(n == 1);
+  BOOST_TEST(rt.run() == 0u); // still stopped
+  rt.restart();
+  BOOST_TEST(rt.run() == 1u);
+  BOOST_TEST(n == 2);
+}
+
+BOOST_AUTO_TEST_CASE(stop_from_another_thread_wakes_a_parked_run)
+{
+  nanorun::runtime rt;
+  auto guard = asio::make_work_guard(rt);
+  std::thread t([&] { rt.run(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  rt.stop();
+  t.join();
+  BOOST_TEST(rt.stopped());
+}
+
+BOOST_AUTO_TEST_CASE(exception_leaves_run_and_run_resumes)
+{
+  nanorun::runtime rt;
+  int n = 0;
+  asio::post(rt, [] { throw std::runtime_error("boom"); });
+  asio::post(rt, [&] { ++n; });
+  BOOST_CHECK_THROW(rt.run(), std::runtime_error);
+  BOOST_TEST(!rt.stopped());
+  BOOST_TEST(rt.run() == 1u);
+  BOOST_TEST(n == 1);
+}
+
+BOOST_AUTO_TEST_CASE(exception_from_inline_dispatch_is_rethrown_after_the_handler)
+{
+  nanorun::runtime rt;
+  bool after = false;
+  asio::post(rt, [&] {
+    asio::dispatch(rt, [] { throw std::logic_error("inline"); });
+    after = true; // the outer handler finishes first
+  });
+  BOOST_CHECK_THROW(rt.run(), std::logic_error);
+  BOOST_TEST(after);
+}
+
+BOOST_AUTO_TEST_CASE(two_inline_exceptions_become_multiple_exceptions)
+{
+  nanorun::runtime rt;
+  asio::post(rt, [&] {
+    asio::dispatch(rt, [] { throw std::logic_error("one"); });
+    asio::dispatch(rt, [] { throw std::logic_error("two"); });
+  });
+  BOOST_CHECK_THROW(rt.run(), asio::multiple_exceptions);
+}
+
+BOOST_AUTO_TEST_CASE(destructor_destroys_pending_handlers_without_invoking)
+{
+  auto token = std::make_shared<int>(0);
+  std::weak_ptr<int> weak = token;
+  bool invoked = false;
+  {
+    nanorun::runtime rt;
+    asio::post(rt, [t = std::move(token), &invoked] { invoked = true; });
+  }
+  BOOST_TEST(!invoked);
+  BOOST_TEST(weak.expired());
+}
+
+BOOST_AUTO_TEST_CASE(work_is_spread_over_threads_in_run)
+{
+  nanorun::runtime rt(2);
+  std::atomic<int> done{0};
+  std::mutex m;
+  std::set<std::thread::id> ids;
+  asio::post(rt, [&] {
+    for (int i = 0; i < 2000; ++i)
+      asio::post(rt, [&] {
+        {
+          std::lock_guard lock(m);
+          ids.insert(std::this_thread::get_id());
+        }
+        // Long enough that the other worker has time to wake and steal.
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+        ++done;
+      });
+  });
+  std::thread t([&] { rt.run(); });
+  rt.run();
+  t.join();
+  BOOST_TEST(done.load() == 2000);
+  BOOST_TEST(ids.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(nested_run_on_another_runtime)
+{
+  nanorun::runtime outer;
+  nanorun::runtime inner;
+  int n = 0;
+  asio::post(outer, [&] {
+    asio::post(inner, [&] { ++n; });
+    inner.run();
+    ++n;
+  });
+  outer.run();
+  BOOST_TEST(n == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
