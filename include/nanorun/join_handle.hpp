@@ -13,6 +13,19 @@
 
 namespace nanorun {
 
+namespace detail {
+template <class T>
+struct join_signature
+{
+  using type = void(std::exception_ptr, T);
+};
+template <>
+struct join_signature<void>
+{
+  using type = void(std::exception_ptr);
+};
+} // namespace detail
+
 /// Owns the right to the outcome of a spawned task.
 /**
  * - `co_await std::move(handle)` (inside a boost::asio::awaitable) yields the task's value
@@ -32,7 +45,7 @@ template <class T>
 class join_handle
 {
 public:
-  using signature = std::conditional_t<std::is_void_v<T>, void(std::exception_ptr), void(std::exception_ptr, T)>;
+  using signature = typename detail::join_signature<T>::type;
 
   join_handle() noexcept = default;
   explicit join_handle(std::shared_ptr<detail::join_state<T>> s) noexcept : state_(std::move(s)) {}

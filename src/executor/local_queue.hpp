@@ -35,7 +35,11 @@ public:
   static_assert((capacity & (capacity - 1)) == 0, "capacity must be a power of two");
   static constexpr std::uint32_t mask = capacity - 1;
 
-  local_queue() noexcept
+  local_queue() noexcept : local_queue(0) {}
+
+  // Starts the indices at `first` instead of 0; tests use it to cross the
+  // 32-bit wrap-around without pushing four billion items.
+  explicit local_queue(std::uint32_t first) noexcept : head_(pack(first, first)), tail_(first)
   {
     for (auto& s : slots_)
       s.store(nullptr, std::memory_order_relaxed);
@@ -189,8 +193,8 @@ private:
   static constexpr std::uint32_t unpack_steal(std::uint64_t v) noexcept { return static_cast<std::uint32_t>(v >> 32); }
   static constexpr std::uint32_t unpack_real(std::uint64_t v) noexcept { return static_cast<std::uint32_t>(v); }
 
-  alignas(64) std::atomic<std::uint64_t> head_{0}; // many threads: see the file comment
-  alignas(64) std::atomic<std::uint32_t> tail_{0}; // written by the owner; read by thieves
+  alignas(64) std::atomic<std::uint64_t> head_; // many threads: see the file comment
+  alignas(64) std::atomic<std::uint32_t> tail_; // written by the owner; read by thieves
   alignas(64) std::atomic<operation*> slots_[capacity];
 };
 

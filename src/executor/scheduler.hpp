@@ -159,6 +159,7 @@ private:
   void cancel_sleep(thread_state& ts) noexcept;
   bool work_visible() const noexcept;
   void notify_one() noexcept;
+  std::uint64_t load_idle_after_publish() noexcept;
   bool try_begin_search(thread_state& ts) noexcept;
   void end_search(thread_state& ts) noexcept;
 
