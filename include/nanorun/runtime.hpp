@@ -4,6 +4,7 @@
 
 #include <nanorun/detail/config.hpp>
 #include <nanorun/detail/operation.hpp>
+#include <nanorun/detail/run_marker.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/execution_context.hpp>
@@ -17,6 +18,10 @@ namespace nanorun {
 
 namespace detail {
 class scheduler;
+// The executor layer's entry points used on hot paths (src/executor/scheduler.cpp).
+void scheduler_post(scheduler& s, operation* op, bool continuation);
+void scheduler_work_started(scheduler& s) noexcept;
+void scheduler_work_finished(scheduler& s) noexcept;
 } // namespace detail
 
 /// A work-stealing execution context with io_context's interface.
@@ -108,10 +113,10 @@ public:
 
   /// @name Internals used by executors and I/O objects.
   /// @{
-  void work_started() noexcept;
-  void work_finished() noexcept;
-  bool running_in_this_thread() const noexcept;
-  void post_op(detail::operation* op, bool continuation);
+  void work_started() noexcept { detail::scheduler_work_started(*impl_); }
+  void work_finished() noexcept { detail::scheduler_work_finished(*impl_); }
+  bool running_in_this_thread() const noexcept { return detail::running_in(impl_.get()); }
+  void post_op(detail::operation* op, bool continuation) { detail::scheduler_post(*impl_, op, continuation); }
   void capture_current_exception() noexcept;
   std::size_t concurrency() const noexcept;
   // Runs until `done` reads true (or as run() would return); whoever sets

@@ -16,6 +16,7 @@
 namespace nanorun::detail {
 
 constinit thread_local thread_state* this_thread_state = nullptr;
+constinit thread_local const run_marker* this_thread_run_marker = nullptr;
 constinit thread_local op_cache* this_thread_op_cache = nullptr;
 
 namespace {
@@ -139,7 +140,10 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
   std::optional<asio_thread_scope> asio_scope;
   if (!ts.outer)
     asio_scope.emplace();
+  ts.marker.owner = this;
+  ts.marker.outer = this_thread_run_marker;
   this_thread_state = &ts;
+  this_thread_run_marker = &ts.marker;
   threads_in_run_.fetch_add(1, std::memory_order_relaxed);
 
   struct leave_guard
@@ -150,6 +154,7 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
     {
       self->leave(*ts);
       this_thread_state = ts->outer;
+      this_thread_run_marker = ts->marker.outer;
     }
   } guard{this, &ts};
 
@@ -395,10 +400,22 @@ void scheduler::work_finished() noexcept
 
 bool scheduler::running_in_this_thread() const noexcept
 {
-  for (const thread_state* ts = this_thread_state; ts; ts = ts->outer)
-    if (ts->sched == this)
-      return true;
-  return false;
+  return running_in(this);
+}
+
+void scheduler_post(scheduler& s, operation* op, bool continuation)
+{
+  s.post(op, continuation);
+}
+
+void scheduler_work_started(scheduler& s) noexcept
+{
+  s.work_started();
+}
+
+void scheduler_work_finished(scheduler& s) noexcept
+{
+  s.work_finished();
 }
 
 void scheduler::capture_current_exception() noexcept

@@ -58,6 +58,7 @@
 
 #include <nanorun/detail/config.hpp>
 #include <nanorun/detail/operation.hpp>
+#include <nanorun/detail/run_marker.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -87,6 +88,7 @@ struct worker_slot
 // What a thread inside run() knows about itself. Lives on run()'s stack.
 struct thread_state
 {
+  run_marker marker;              // pushed on this_thread_run_marker while inside
   scheduler* sched = nullptr;
   worker_slot* slot = nullptr;
   thread_state* outer = nullptr;  // enclosing run() on this thread (nested runs)

@@ -73,26 +73,6 @@ void runtime::restart()
   impl_->restart();
 }
 
-void runtime::work_started() noexcept
-{
-  impl_->work_started();
-}
-
-void runtime::work_finished() noexcept
-{
-  impl_->work_finished();
-}
-
-bool runtime::running_in_this_thread() const noexcept
-{
-  return impl_->running_in_this_thread();
-}
-
-void runtime::post_op(detail::operation* op, bool continuation)
-{
-  impl_->post(op, continuation);
-}
-
 void runtime::capture_current_exception() noexcept
 {
   impl_->capture_current_exception();
