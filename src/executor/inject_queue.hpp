@@ -1,8 +1,13 @@
 // inject_queue: the runtime's global queue.
 //
 // Takes work posted by threads outside the runtime and the overflow of full
-// local queues. A mutex guards an intrusive list; an atomic length lets a
-// worker skip the lock when the queue is empty, which is the common case.
+// local queues. Two parts:
+//   - an inbox: a lock-free stack that foreign producers push onto with one
+//     CAS, so a producer never waits for a worker (or another producer)
+//     holding a lock;
+//   - a FIFO behind a mutex that only workers take; whoever holds it first
+//     moves the whole inbox over (one exchange) in posting order.
+// Posts from one producer therefore run in the order they were made.
 #pragma once
 
 #include <nanorun/detail/operation.hpp>
@@ -16,51 +21,89 @@ namespace nanorun::detail {
 class inject_queue
 {
 public:
-  void push(operation* op)
+  // Any thread.
+  void push(operation* op) noexcept
   {
-    std::lock_guard lock(mutex_);
-    queue_.push(op);
-    // Release under the lock is enough for the length hint: a reader that sees
-    // a non-zero length takes the lock before touching the list.
-    len_.store(queue_.size(), std::memory_order_release);
+    operation* head = inbox_.load(std::memory_order_relaxed);
+    do
+      op->next_ = head;
+    // Release: publishes *op to the acquire exchange in drain_inbox().
+    while (!inbox_.compare_exchange_weak(head, op, std::memory_order_release, std::memory_order_relaxed));
   }
 
+  // Any thread; the batch keeps its order.
   void push_batch(op_queue& batch)
   {
     std::lock_guard lock(mutex_);
     queue_.splice(batch);
-    len_.store(queue_.size(), std::memory_order_release);
+    queued_.store(queue_.size(), std::memory_order_relaxed);
   }
 
-  // Pops at most `max` items: the first is returned, the rest go into `out`.
-  operation* pop_batch(std::size_t max, op_queue& out)
+  // Pops at most max_per_worker-scaled items: the first is returned, up to
+  // limit - 1 more go into `out`. `share` divides what is waiting among the
+  // workers so one worker does not take everything.
+  operation* pop_batch(std::size_t share, std::size_t limit, op_queue& out)
   {
-    if (len_.load(std::memory_order_acquire) == 0)
+    if (!maybe_nonempty())
       return nullptr;
     std::lock_guard lock(mutex_);
+    drain_inbox();
+    std::size_t n = queue_.size() / (share ? share : 1) + 1;
+    if (n > limit)
+      n = limit;
     operation* first = queue_.pop();
-    for (std::size_t i = 1; first && i < max && !queue_.empty(); ++i)
+    for (std::size_t i = 1; first && i < n && !queue_.empty(); ++i)
       out.push(queue_.pop());
-    len_.store(queue_.size(), std::memory_order_release);
+    queued_.store(queue_.size(), std::memory_order_relaxed);
     return first;
   }
 
-  // Takes everything (used on shutdown).
+  // Takes everything (shutdown).
   op_queue take_all()
   {
     std::lock_guard lock(mutex_);
+    drain_inbox();
     op_queue all(std::move(queue_));
-    len_.store(0, std::memory_order_release);
+    queued_.store(0, std::memory_order_relaxed);
     return all;
   }
 
-  // Any thread; a hint only.
-  std::size_t size_hint() const noexcept { return len_.load(std::memory_order_acquire); }
+  // Any thread; a hint. After a seq_cst fence (or RMW) it sees any push that
+  // precedes the producer's own fence (the parking protocol relies on that).
+  bool maybe_nonempty() const noexcept
+  {
+    return inbox_.load(std::memory_order_acquire) != nullptr || queued_.load(std::memory_order_relaxed) != 0;
+  }
 
 private:
-  std::mutex mutex_;
-  op_queue queue_;                   // guarded by mutex_
-  std::atomic<std::size_t> len_{0}; // written under mutex_; read anywhere as a hint
+  // Caller holds mutex_.
+  void drain_inbox() noexcept
+  {
+    // Acquire: pairs with the release CAS in push().
+    operation* stack = inbox_.exchange(nullptr, std::memory_order_acquire);
+    // The stack is newest-first; reverse it onto the FIFO.
+    op_queue batch;
+    operation* reversed = nullptr;
+    while (stack)
+    {
+      operation* next = stack->next_;
+      stack->next_ = reversed;
+      reversed = stack;
+      stack = next;
+    }
+    while (reversed)
+    {
+      operation* next = reversed->next_;
+      batch.push(reversed);
+      reversed = next;
+    }
+    queue_.splice(batch);
+  }
+
+  alignas(64) std::atomic<operation*> inbox_{nullptr}; // CAS by producers; exchange by workers under mutex_
+  alignas(64) std::mutex mutex_;
+  op_queue queue_;                      // guarded by mutex_
+  std::atomic<std::size_t> queued_{0}; // queue_.size(), written under mutex_; read anywhere as a hint
 };
 
 } // namespace nanorun::detail

@@ -8,6 +8,15 @@ namespace nanorun::detail {
 
 namespace {
 
+void cpu_relax() noexcept
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 // ThreadSanitizer does not model standalone fences. Under TSan both sides of
 // the protocol synchronise through seq_cst read-modify-writes of the idle word
 // instead (an RMW of 0 on the producer's side, as tokio does), which is also
@@ -74,13 +83,30 @@ bool scheduler::work_visible() const noexcept
 {
   if (stopped_.load(std::memory_order_acquire))
     return true;
-  if (injector_.size_hint() != 0)
+  if (injector_.maybe_nonempty())
     return true;
   const std::size_t n = num_slots_.load(std::memory_order_acquire);
   for (std::size_t i = 0; i < n; ++i)
     if (!slots_[i].load(std::memory_order_relaxed)->queue.empty())
       return true;
   return false;
+}
+
+bool scheduler::spin_for_work(thread_state& ts) noexcept
+{
+  // Waking a parked thread costs microseconds (tens on a VM), far more than a
+  // handler. Watching the queues for a short while first keeps a worker awake
+  // through the gaps of a steady stream of posts, and still costs a truly idle
+  // runtime nothing after the first few microseconds.
+  const auto until = std::chrono::steady_clock::now() + spin_before_park;
+  for (unsigned i = 1;; ++i)
+  {
+    cpu_relax();
+    if (work_visible() || (ts.done && ts.done->load(std::memory_order_acquire)))
+      return true;
+    if (i % 32 == 0 && std::chrono::steady_clock::now() >= until)
+      return false;
+  }
 }
 
 scheduler::park_result scheduler::park(thread_state& ts, const steady_time* deadline)

@@ -170,6 +170,8 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
     {
       if (!block)
         break;
+      if (spin_for_work(ts))
+        continue;
       const park_result r = park(ts, deadline);
       if (r == park_result::timed_out)
         break;
@@ -259,14 +261,13 @@ operation* scheduler::next_op(thread_state& ts)
 
 operation* scheduler::pull_injector(thread_state& ts)
 {
-  const std::size_t waiting = injector_.size_hint();
-  if (waiting == 0)
+  if (!injector_.maybe_nonempty())
     return nullptr;
   const std::size_t workers = std::max<std::size_t>(1, threads_in_run_.load(std::memory_order_relaxed));
-  std::size_t n = std::min<std::size_t>(waiting / workers + 1, local_queue::capacity / 2);
-  n = std::min<std::size_t>(n, ts.slot->queue.free_slots() + 1);
+  const std::size_t limit =
+      std::min<std::size_t>(local_queue::capacity / 2, std::size_t{ts.slot->queue.free_slots()} + 1);
   op_queue batch;
-  operation* first = injector_.pop_batch(n, batch);
+  operation* first = injector_.pop_batch(workers, limit, batch);
   while (operation* op = batch.pop())
   {
     const bool ok = ts.slot->queue.try_push(op);

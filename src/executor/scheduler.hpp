@@ -157,6 +157,7 @@ private:
   void release_all_credit(thread_state& ts) noexcept;
 
   // park.cpp
+  bool spin_for_work(thread_state& ts) noexcept;
   park_result park(thread_state& ts, const steady_time* deadline);
   void cancel_sleep(thread_state& ts) noexcept;
   bool work_visible() const noexcept;

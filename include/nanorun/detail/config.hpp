@@ -3,6 +3,7 @@
 // overflow paths quickly, as tokio's loom build does.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -26,6 +27,9 @@ inline constexpr std::uint32_t max_lifo_polls = 3;
 // Work units a worker pre-acquires from the shared outstanding-work counter,
 // so that counting posted work costs no shared atomic in the steady state.
 inline constexpr std::int64_t work_credit_batch = NANORUN_STRESS ? 1 : 64;
+
+// How long a worker that ran out of work watches the queues before it parks.
+inline constexpr std::chrono::microseconds spin_before_park{NANORUN_STRESS ? 0 : 20};
 
 // Most threads that may be inside one runtime's run*() at once.
 inline constexpr std::size_t max_workers = 512;
