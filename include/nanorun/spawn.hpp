@@ -1,7 +1,9 @@
 // nanorun::spawn: start a coroutine and get a join_handle for it.
 #pragma once
 
+#include <nanorun/detail/runtime_service.hpp>
 #include <nanorun/join_handle.hpp>
+#include <nanorun/runtime.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -33,6 +35,19 @@ auto task_executor(const Executor& ex)
     return ex;
 }
 
+// The scheduler behind ex if it is a nanorun runtime, else null.
+template <class Executor>
+const void* runtime_marker_of(const Executor& ex) noexcept
+{
+  if constexpr (requires { boost::asio::query(ex, boost::asio::execution::context); })
+  {
+    boost::asio::execution_context& ctx = boost::asio::query(ex, boost::asio::execution::context);
+    if (nanorun::runtime* rt = find_runtime(ctx))
+      return rt->marker();
+  }
+  return nullptr;
+}
+
 template <class T>
 concept spawn_executor = boost::asio::execution::executor<T> || boost::asio::is_executor<T>::value;
 
@@ -48,7 +63,7 @@ concept spawn_context = std::is_convertible_v<T&, boost::asio::execution_context
 template <detail::spawn_executor Executor, class T, class AwaitableExecutor>
 join_handle<T> spawn(const Executor& ex, boost::asio::awaitable<T, AwaitableExecutor> a)
 {
-  auto state = std::make_shared<detail::join_state<T>>();
+  auto state = std::make_shared<detail::join_state<T>>(detail::runtime_marker_of(ex));
   boost::asio::co_spawn(detail::task_executor<AwaitableExecutor>(ex), std::move(a),
                         detail::join_completion<T>(state));
   return join_handle<T>(std::move(state));

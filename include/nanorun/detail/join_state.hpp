@@ -11,6 +11,7 @@
 #pragma once
 
 #include <nanorun/detail/join_await.hpp>
+#include <nanorun/detail/run_marker.hpp>
 
 #include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -111,6 +112,11 @@ template <class T>
 class join_state
 {
 public:
+  // `runtime_marker` is the scheduler the task runs on when it is a nanorun
+  // runtime (see run_marker.hpp), so get() can refuse to block one of its own
+  // workers; null otherwise.
+  explicit join_state(const void* runtime_marker = nullptr) noexcept : runtime_marker_(runtime_marker) {}
+
   // Called once, by the task's completion handler (or its destructor).
   void set(std::exception_ptr e, join_value<T>&& v)
   {
@@ -160,6 +166,9 @@ public:
   // Blocks until the outcome is known and takes it.
   join_value<T> wait_blocking(std::exception_ptr& e)
   {
+    if (runtime_marker_ && running_in(runtime_marker_) && !done())
+      throw std::logic_error("nanorun::join_handle::get: called from a thread inside the task's own runtime; "
+                             "use co_await instead");
     std::unique_lock lock(mutex_);
     if (taken_ || waiter_)
       throw std::logic_error("nanorun::join_handle: already awaited");
@@ -178,6 +187,7 @@ public:
   ~join_state() { delete waiter_; }
 
 private:
+  const void* runtime_marker_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   bool done_ = false;              // guarded by mutex_

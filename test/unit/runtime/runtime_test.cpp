@@ -1,5 +1,5 @@
 // nanorun::runtime: io_context's run/poll/stop semantics.
-#include <nanorun/runtime.hpp>
+#include <nanorun/nanorun.hpp>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -207,6 +207,48 @@ BOOST_AUTO_TEST_CASE(nested_run_on_another_runtime)
   });
   outer.run();
   BOOST_TEST(n == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(runtime_join_handle)
+
+BOOST_AUTO_TEST_CASE(get_from_inside_the_runtime_throws_instead_of_deadlocking)
+{
+  nanorun::runtime rt(1);
+  bool threw = false;
+  asio::post(rt, [&] {
+    auto h = nanorun::spawn(rt, []() -> asio::awaitable<int> { co_return 1; }());
+    try
+    {
+      (void)h.get();
+    }
+    catch (const std::logic_error&)
+    {
+      threw = true;
+    }
+  });
+  rt.run();
+  BOOST_TEST(threw);
+}
+
+BOOST_AUTO_TEST_CASE(get_after_the_runtime_is_destroyed_reports_operation_aborted)
+{
+  nanorun::join_handle<int> h;
+  {
+    nanorun::runtime rt(1);
+    h = nanorun::spawn(rt, []() -> asio::awaitable<int> { co_return 7; }());
+    // Never run: the task is destroyed with the runtime.
+  }
+  try
+  {
+    (void)h.get();
+    BOOST_FAIL("expected an exception");
+  }
+  catch (const boost::system::system_error& e)
+  {
+    BOOST_TEST((e.code() == asio::error::operation_aborted));
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
