@@ -10,10 +10,12 @@
 namespace nanorun {
 
 namespace detail {
-// Marks the calling thread's next post to a nanorun runtime as a yield: it goes
-// to the back of the worker's queue instead of the LIFO slot.
+// Marks the handler running on the calling thread as yielding: until it
+// returns, what it posts to its runtime goes to the back of the worker's queue
+// instead of the LIFO slot. (Inside a strand, the yielded continuation waits
+// in the strand, and it is the strand's invoker, re-posted as the handler
+// returns, that must go to the back.)
 void begin_yield() noexcept;
-void end_yield() noexcept;
 } // namespace detail
 
 /// An asynchronous operation that completes, with signature void(), after the
@@ -35,16 +37,7 @@ private:
     {
       auto ex = boost::asio::get_associated_executor(h);
       detail::begin_yield();
-      try
-      {
-        boost::asio::post(ex, std::forward<Handler>(h));
-      }
-      catch (...)
-      {
-        detail::end_yield();
-        throw;
-      }
-      detail::end_yield(); // the executor may not have been nanorun's
+      boost::asio::post(ex, std::forward<Handler>(h));
     }
   };
 };

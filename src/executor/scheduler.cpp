@@ -186,9 +186,11 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
     catch (...)
     {
       release_unit(ts);
+      ts.yielding = false;
       throw;
     }
     release_unit(ts);
+    ts.yielding = false;
     ++count;
     if (ts.pending)
     {
@@ -325,7 +327,9 @@ void scheduler::post(operation* op, bool continuation)
     worker_slot* s = ts->slot;
     if (ts->yielding)
     {
-      ts->yielding = false;
+      // Everything the yielding handler posts goes behind queued work: the
+      // yielded continuation itself, or, inside a strand, the strand's
+      // invoker re-posting itself as the handler returns.
     }
     else if (ts->lifo_polls < max_lifo_polls && (!s->lifo || continuation))
     {
@@ -470,14 +474,9 @@ namespace nanorun::detail {
 
 void begin_yield() noexcept
 {
+  // Lasts until the current handler returns (see post()).
   if (thread_state* ts = this_thread_state)
     ts->yielding = true;
-}
-
-void end_yield() noexcept
-{
-  if (thread_state* ts = this_thread_state)
-    ts->yielding = false;
 }
 
 } // namespace nanorun::detail

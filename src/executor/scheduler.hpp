@@ -97,7 +97,7 @@ struct thread_state
   std::uint32_t lifo_polls = 0;
   std::uint32_t rng = 0;
   bool searching = false;         // counted in scheduler::idle_ as searching
-  bool yielding = false;          // the next post from this thread is a yield
+  bool yielding = false;          // the running handler yielded: its posts go to the back
   const std::atomic<bool>* done = nullptr; // optional extra exit condition (block_on)
   std::exception_ptr pending;     // exception from an inline execute()
   int pending_count = 0;

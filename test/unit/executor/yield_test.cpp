@@ -62,3 +62,26 @@ BOOST_AUTO_TEST_CASE(yield_with_a_callback_token)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(executor_yield_in_tasks)
+
+BOOST_AUTO_TEST_CASE(spawned_tasks_on_strands_alternate)
+{
+  // nanorun::spawn puts each task on a strand of its own; a yield must still
+  // let the other task run.
+  nanorun::runtime rt(1);
+  std::string trace;
+  auto worker = [&](char c) -> asio::awaitable<void> {
+    for (int i = 0; i < 4; ++i)
+    {
+      trace += c;
+      co_await nanorun::yield_now();
+    }
+  };
+  nanorun::spawn(rt, worker('x')).detach();
+  nanorun::spawn(rt, worker('o')).detach();
+  rt.run();
+  BOOST_TEST(trace == "xoxoxoxo");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

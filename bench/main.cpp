@@ -1,0 +1,221 @@
+// nanorun_bench: nanorun against Boost.Asio's io_context and thread_pool, in
+// one run, on the same workloads (see README.md for the method).
+//
+//   nanorun_bench [--runs N] [--quick] [--filter SUBSTR] [--peer SUBSTR] [--batch N] [--timeout SECONDS]
+//
+// Each (workload, peer) cell runs N times on a freshly built context; the
+// median is reported. A watchdog ends the program (exit code 2) if one run
+// takes longer than the timeout, so a hang cannot stall CI. The exit code is 1
+// if a workload's self-check failed, else 0 (targets are informational).
+#include "bench.hpp"
+#include "report.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace {
+
+using namespace bench;
+
+[[noreturn]] void usage(const char* argv0, int code)
+{
+  std::fprintf(code ? stderr : stdout,
+               "usage: %s [--runs N] [--quick] [--filter SUBSTR] [--peer SUBSTR] [--batch N] [--timeout SECONDS]\n"
+               "  --runs N       runs per cell, median reported (default 3)\n"
+               "  --quick        divide every workload size by 10 (smoke test)\n"
+               "  --filter S     only workloads whose name contains S\n"
+               "  --peer S       only peers whose name contains S (e.g. nanorun, \"1 thread\")\n"
+               "  --batch N      spawns per batch in the fan-out workloads (default 1024)\n"
+               "  --timeout S    abort if one run takes longer (default 120, --quick 20)\n",
+               argv0);
+  std::exit(code);
+}
+
+options parse(int argc, char** argv)
+{
+  options o;
+  for (int i = 1; i < argc; ++i)
+  {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc)
+        usage(argv[0], 64);
+      return argv[++i];
+    };
+    if (a == "--runs")
+      o.runs = std::max(1, std::atoi(value().c_str()));
+    else if (a == "--quick")
+      o.quick = true;
+    else if (a == "--filter")
+      o.filter = value();
+    else if (a == "--peer")
+      o.peer_filter = value();
+    else if (a == "--batch")
+      fanout_batch = std::max<std::uint64_t>(1, std::strtoull(value().c_str(), nullptr, 10));
+    else if (a == "--timeout")
+      o.timeout_s = std::atof(value().c_str());
+    else if (a == "--help" || a == "-h")
+      usage(argv[0], 0);
+    else
+      usage(argv[0], 64);
+  }
+  if (o.timeout_s <= 0)
+    o.timeout_s = o.quick ? 20 : 120;
+  return o;
+}
+
+// Ends the process if the current run outlives its deadline.
+class watchdog
+{
+public:
+  explicit watchdog(double timeout_s) : timeout_(timeout_s), thread_([this] { loop(); }) {}
+  ~watchdog()
+  {
+    {
+      std::lock_guard lk(m_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  void arm(std::string what)
+  {
+    std::lock_guard lk(m_);
+    what_ = std::move(what);
+    deadline_ = std::chrono::steady_clock::now() +
+                std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout_));
+    armed_ = true;
+  }
+
+  void disarm()
+  {
+    std::lock_guard lk(m_);
+    armed_ = false;
+  }
+
+private:
+  void loop()
+  {
+    std::unique_lock lk(m_);
+    while (!quit_)
+    {
+      cv_.wait_for(lk, std::chrono::milliseconds(100));
+      if (armed_ && std::chrono::steady_clock::now() > deadline_)
+      {
+        std::fprintf(stderr, "\nHANG: %s did not finish within %.0f s; aborting\n", what_.c_str(), timeout_);
+        std::printf("\n**HANG: %s did not finish within %.0f s**\n", what_.c_str(), timeout_);
+        std::fflush(stdout);
+        std::_Exit(2);
+      }
+    }
+  }
+
+  double timeout_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool quit_ = false;
+  bool armed_ = false;
+  std::string what_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::thread thread_;
+};
+
+cell run_cell(const workload& w, peer_id p, std::uint64_t ops, const options& opt, watchdog& dog)
+{
+  cell c{p, {}, {}};
+  std::vector<measurement> ms;
+  for (int i = 0; i < opt.runs; ++i)
+  {
+    const std::string what = w.name + " / " + peer_name(p) + " (run " + std::to_string(i + 1) + ")";
+    std::fprintf(stderr, "  %-60s", what.c_str());
+    dog.arm(what);
+    measurement m;
+    try
+    {
+      m = w.run(p, ops);
+    }
+    catch (const std::exception& e)
+    {
+      m.error = std::string("exception: ") + e.what();
+    }
+    dog.disarm();
+    if (m.error.empty())
+      std::fprintf(stderr, " %9.2f M/s  %.2f allocs/op  %.2f cores busy%s%s\n", m.rate() / 1e6,
+                   static_cast<double>(m.allocs) / static_cast<double>(m.ops ? m.ops : 1),
+                   m.seconds > 0 ? m.cpu_seconds / m.seconds : 0.0,
+                   m.warning.empty() ? "" : "  warning: ", m.warning.c_str());
+    else
+      std::fprintf(stderr, " ERROR: %s\n", m.error.c_str());
+    c.rates.push_back(m.rate());
+    ms.push_back(std::move(m));
+  }
+  // A failed run poisons the cell; otherwise take the median by rate.
+  for (auto& m : ms)
+    if (!m.error.empty())
+    {
+      c.median = m;
+      return c;
+    }
+  std::sort(ms.begin(), ms.end(), [](const measurement& a, const measurement& b) { return a.rate() < b.rate(); });
+  c.median = ms[ms.size() / 2];
+  for (auto& m : ms)
+    if (c.median.warning.empty() && !m.warning.empty())
+      c.median.warning = m.warning;
+  return c;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  options opt = parse(argc, argv);
+  opt.load_at_start = load_average();
+
+  std::vector<workload> workloads;
+  add_post_workloads(workloads);
+  add_coro_workloads(workloads);
+
+  watchdog dog(opt.timeout_s);
+  std::vector<row_set> rows;
+  for (const auto& w : workloads)
+  {
+    if (!opt.filter.empty() && w.name.find(opt.filter) == std::string::npos)
+      continue;
+    const std::uint64_t ops = opt.quick ? std::max<std::uint64_t>(w.ops / 10, 1) : w.ops;
+    std::fprintf(stderr, "%s (%llu %s per run)\n", w.name.c_str(), static_cast<unsigned long long>(ops),
+                 w.unit.c_str());
+    row_set r{&w, ops, {}};
+    for (peer_id p : w.peers)
+      if (opt.peer_filter.empty() || peer_name(p).find(opt.peer_filter) != std::string::npos)
+        r.cells.push_back(run_cell(w, p, ops, opt, dog));
+    rows.push_back(std::move(r));
+  }
+  if (rows.empty())
+  {
+    std::fprintf(stderr, "no workload matches --filter %s\n", opt.filter.c_str());
+    return 64;
+  }
+
+  const report rep(std::move(rows));
+  rep.print_header(std::cout, opt);
+  rep.print_table(std::cout);
+  rep.print_strand_cost(std::cout);
+  rep.print_targets(std::cout);
+  std::cout.flush();
+  if (rep.any_error())
+  {
+    std::cerr << "ERROR: at least one workload failed its self-check (see the table)\n";
+    return 1;
+  }
+  return 0;
+}
