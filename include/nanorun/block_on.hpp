@@ -34,8 +34,8 @@ struct block_on_state
 /**
  * Other threads may be running the runtime too; other work keeps running.
  * Calling it from inside the runtime's own run() throws std::logic_error
- * (it would wait on itself). If the runtime was stopped and no thread is inside
- * it, it is restarted first. If the runtime is stopped before the awaitable
+ * (it would wait on itself). A runtime that stopped because it ran out of
+ * work is restarted; if stop() was called, or is called before the awaitable
  * completes, throws boost::system::system_error(operation_aborted).
  */
 template <class T, class Executor>
@@ -43,9 +43,6 @@ T runtime::block_on(boost::asio::awaitable<T, Executor> a)
 {
   if (running_in_this_thread())
     throw std::logic_error("nanorun::runtime::block_on: called from inside the runtime's own run()");
-  if (stopped() && threads_in_run() == 0)
-    restart();
-
   auto state = std::make_shared<detail::block_on_state<T>>();
   auto finish = [state, this](std::exception_ptr e, auto&&... v) {
     state->error = e;
@@ -56,6 +53,11 @@ T runtime::block_on(boost::asio::awaitable<T, Executor> a)
     interrupt();
   };
   boost::asio::co_spawn(get_executor(), std::move(a), std::move(finish));
+  // A runtime that stopped because it ran out of work (perhaps another
+  // block_on's task just finished) has work again now: carry on. One stopped
+  // by stop() stays stopped.
+  if (stopped() && !stopped_by_request())
+    restart();
   run_until_done(state->done);
   if (!state->done.load(std::memory_order_acquire))
     throw boost::system::system_error(boost::asio::error::operation_aborted,

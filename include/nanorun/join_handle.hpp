@@ -39,7 +39,10 @@ struct join_signature<void>
  *
  * A task destroyed before it completes (its runtime was destroyed) reports
  * boost::system::system_error with boost::asio::error::operation_aborted.
- * The outcome can be taken once; a second join throws std::logic_error.
+ * The outcome can be taken once: joining a handle that has no task (moved
+ * from, detached, already joined) reports std::logic_error, thrown by get()
+ * and delivered to an asynchronous waiter like any other outcome (never from
+ * inside the initiating call).
  */
 template <class T>
 class join_handle
@@ -102,9 +105,7 @@ private:
     template <class Handler>
     void operator()(Handler&& h)
     {
-      if (!state)
-        throw std::logic_error("nanorun::join_handle: no task");
-      state->template wait_async<false>(std::forward<Handler>(h));
+      detail::join_state<T>::or_failed(std::move(state))->template wait_async<false>(std::forward<Handler>(h));
     }
   };
 
@@ -116,9 +117,7 @@ private:
     template <class Handler>
     void operator()(Handler&& h)
     {
-      if (!state)
-        throw std::logic_error("nanorun::join_handle: no task");
-      state->template wait_async<true>(std::forward<Handler>(h));
+      detail::join_state<T>::or_failed(std::move(state))->template wait_async<true>(std::forward<Handler>(h));
     }
   };
 

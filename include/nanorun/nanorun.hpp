@@ -7,5 +7,6 @@
 #include <nanorun/join_handle.hpp>
 #include <nanorun/runtime.hpp>
 #include <nanorun/spawn.hpp>
+#include <nanorun/task_executor.hpp>
 #include <nanorun/thread_pool.hpp>
 #include <nanorun/yield_now.hpp>

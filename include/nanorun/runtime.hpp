@@ -124,6 +124,8 @@ public:
   count_type run_until_done(const std::atomic<bool>& done);
   void interrupt() noexcept;
   std::size_t threads_in_run() const noexcept;
+  // Whether the runtime is stopped because stop() was called (not because it ran out of work).
+  bool stopped_by_request() const noexcept;
   // The key this runtime's threads carry in detail::this_thread_run_marker.
   const void* marker() const noexcept { return impl_.get(); }
   /// @}

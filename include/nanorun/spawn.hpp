@@ -1,14 +1,16 @@
-// nanorun::spawn: start a coroutine and get a join_handle for it.
+// nanorun::spawn: start a coroutine as a task and get a join_handle for it.
 #pragma once
 
 #include <nanorun/detail/runtime_service.hpp>
 #include <nanorun/join_handle.hpp>
 #include <nanorun/runtime.hpp>
+#include <nanorun/task_executor.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/execution.hpp>
 #include <boost/asio/execution_context.hpp>
+#include <boost/asio/require.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <memory>
@@ -19,34 +21,20 @@ namespace nanorun {
 
 namespace detail {
 
-// The executor a spawned task runs on. Awaitable operators, parallel_group and
-// per-operation cancellation are only safe when one coroutine's operations
-// cannot complete on two threads at once (asio#1348, #1362), so a task whose
-// awaitable can hold a strand gets a strand of its own. An awaitable typed on
-// a concrete executor that cannot hold a strand runs on that executor, as
-// co_spawn would run it.
-template <class AwaitableExecutor, class Executor>
-auto task_executor(const Executor& ex)
-{
-  using strand_type = boost::asio::strand<Executor>;
-  if constexpr (std::is_convertible_v<strand_type, AwaitableExecutor> && !std::is_same_v<Executor, strand_type>)
-    return boost::asio::make_strand(ex);
-  else
-    return ex;
-}
-
-// The scheduler behind ex if it is a nanorun runtime, else null.
+// Executors that already serialise their handlers: a task spawned on one stays
+// on it, so it is serialised with whatever else the user runs there.
 template <class Executor>
-const void* runtime_marker_of(const Executor& ex) noexcept
+struct is_serial_executor : std::false_type
 {
-  if constexpr (requires { boost::asio::query(ex, boost::asio::execution::context); })
-  {
-    boost::asio::execution_context& ctx = boost::asio::query(ex, boost::asio::execution::context);
-    if (nanorun::runtime* rt = find_runtime(ctx))
-      return rt->marker();
-  }
-  return nullptr;
-}
+};
+template <class Inner>
+struct is_serial_executor<boost::asio::strand<Inner>> : std::true_type
+{
+};
+template <unsigned Bits>
+struct is_serial_executor<basic_task_executor<Bits>> : std::true_type
+{
+};
 
 template <class T>
 concept spawn_executor = boost::asio::execution::executor<T> || boost::asio::is_executor<T>::value;
@@ -56,15 +44,83 @@ concept spawn_context = std::is_convertible_v<T&, boost::asio::execution_context
   c.get_executor();
 };
 
+// The nanorun runtime behind an executor, or null.
+template <class Executor>
+nanorun::runtime* runtime_of(const Executor& ex) noexcept
+{
+  if constexpr (requires { boost::asio::query(ex, boost::asio::execution::context); })
+  {
+    auto& ctx = boost::asio::query(ex, boost::asio::execution::context);
+    if constexpr (std::is_convertible_v<decltype(ctx)&, nanorun::runtime&>)
+      return &static_cast<nanorun::runtime&>(ctx); // typed: no lookup needed
+    else
+    {
+      // An any_io_executor usually wraps one of ours: skip the service
+      // registry's lock in that case.
+      if constexpr (requires { ex.template target<runtime::executor_type>(); })
+      {
+        if (const auto* e = ex.template target<runtime::executor_type>())
+          return &boost::asio::query(*e, boost::asio::execution::context);
+        if (const auto* t = ex.template target<task_executor>())
+          return &boost::asio::query(*t, boost::asio::execution::context);
+      }
+      return find_runtime(ctx);
+    }
+  }
+  else
+    return nullptr;
+}
+
+// Off a nanorun runtime (or for an awaitable typed on an executor that cannot
+// hold a task_executor): a strand of its own when the awaitable's executor
+// can hold one, else the executor itself, as co_spawn would use it. A serial
+// executor passed in is used as it is.
+template <class AwaitableExecutor, class Executor>
+auto fallback_executor(const Executor& ex)
+{
+  using strand_type = boost::asio::strand<Executor>;
+  if constexpr (is_serial_executor<Executor>::value)
+    return ex;
+  else if constexpr (std::is_convertible_v<strand_type, AwaitableExecutor>)
+    return boost::asio::make_strand(ex);
+  else
+    return ex;
+}
+
 } // namespace detail
 
-/// Starts the awaitable on the executor (on a strand of its own, see above)
-/// and returns a handle to its outcome.
+/// Starts the awaitable as a task and returns a handle to its outcome.
+/**
+ * On a nanorun runtime the task gets a task_executor of its own: its handlers
+ * never run concurrently, so awaitable operators and cancellation are safe
+ * however many threads run the runtime. The task starts on whichever worker
+ * picks it up; this call returns at once. On another execution context the
+ * task runs on a strand of its own. An awaitable typed on an executor that can
+ * hold neither (awaitable<T, runtime::executor_type>) runs on that executor,
+ * as with co_spawn.
+ */
 template <detail::spawn_executor Executor, class T, class AwaitableExecutor>
 join_handle<T> spawn(const Executor& ex, boost::asio::awaitable<T, AwaitableExecutor> a)
 {
-  auto state = std::make_shared<detail::join_state<T>>(detail::runtime_marker_of(ex));
-  boost::asio::co_spawn(detail::task_executor<AwaitableExecutor>(ex), std::move(a),
+  nanorun::runtime* rt = detail::runtime_of(ex);
+  auto state = std::make_shared<detail::join_state<T>>(rt ? rt->marker() : nullptr);
+  if constexpr (std::is_convertible_v<task_executor, AwaitableExecutor> && !detail::is_serial_executor<Executor>::value)
+  {
+    if (rt)
+    {
+      task_executor task(*rt);
+      // Start inside the task's own queue: co_spawn's first dispatch then runs
+      // inline, on whichever worker runs the queue.
+      // The closure owns the completion, so a task destroyed before it starts
+      // (its runtime destroyed first) still reports operation_aborted.
+      auto start = [task, a = std::move(a), done = detail::join_completion<T>(state)]() mutable {
+        boost::asio::co_spawn(task, std::move(a), std::move(done));
+      };
+      boost::asio::require(task, boost::asio::execution::blocking.never).execute(std::move(start));
+      return join_handle<T>(std::move(state));
+    }
+  }
+  boost::asio::co_spawn(detail::fallback_executor<AwaitableExecutor>(ex), std::move(a),
                         detail::join_completion<T>(state));
   return join_handle<T>(std::move(state));
 }
@@ -76,13 +132,21 @@ join_handle<T> spawn(Context& ctx, boost::asio::awaitable<T, AwaitableExecutor> 
   return nanorun::spawn(ctx.get_executor(), std::move(a));
 }
 
-/// Starts the awaitable as co_spawn does, with a completion token, on a strand
-/// of its own. Returns what the token's async_result returns.
+/// Starts the awaitable as co_spawn does, with a completion token, on a
+/// task_executor (or strand) of its own. Returns what the token's async_result returns.
 template <detail::spawn_executor Executor, class T, class AwaitableExecutor, class Token>
 auto spawn(const Executor& ex, boost::asio::awaitable<T, AwaitableExecutor> a, Token&& token)
 {
-  return boost::asio::co_spawn(detail::task_executor<AwaitableExecutor>(ex), std::move(a),
-                               std::forward<Token>(token));
+  if constexpr (std::is_convertible_v<task_executor, AwaitableExecutor> && !detail::is_serial_executor<Executor>::value)
+  {
+    if (nanorun::runtime* rt = detail::runtime_of(ex))
+      return boost::asio::co_spawn(AwaitableExecutor(task_executor(*rt)), std::move(a), std::forward<Token>(token));
+    return boost::asio::co_spawn(AwaitableExecutor(detail::fallback_executor<AwaitableExecutor>(ex)), std::move(a),
+                                 std::forward<Token>(token));
+  }
+  else
+    return boost::asio::co_spawn(detail::fallback_executor<AwaitableExecutor>(ex), std::move(a),
+                                 std::forward<Token>(token));
 }
 
 /// Context overload of the token form.

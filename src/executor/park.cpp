@@ -133,14 +133,33 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     return stopped() ? park_result::stopped : park_result::resumed;
   }
 
+  // While other workers are busy, wake now and then to rescue work stuck in
+  // their LIFO slots (see THE LIFO SLOT in scheduler.hpp).
+  // (A worker that parked while everyone was idle checks once a second, so a
+  // peer that becomes busy later and blocks is still rescued.)
+  const std::uint64_t sleepers = sleepers_of(idle_.load(std::memory_order_relaxed));
+  const std::size_t in_run = threads_in_run_.load(std::memory_order_relaxed);
+  const bool others_busy = in_run > sleepers;
+  const bool others_exist = in_run > 1;
   bool woken;
+  bool rescue_timeout = false;
   {
     std::unique_lock plock(s->park_mutex);
     auto ready = [&] {
       return s->notified || stopped_.load(std::memory_order_acquire) ||
              (ts.done && ts.done->load(std::memory_order_acquire));
     };
-    if (deadline)
+    if (others_exist)
+    {
+      const steady_time rescue_at =
+          std::chrono::steady_clock::now() +
+          (others_busy ? std::chrono::steady_clock::duration(lifo_rescue_interval)
+                       : std::chrono::steady_clock::duration(lifo_rescue_interval_idle));
+      const bool user_deadline_first = deadline && *deadline <= rescue_at;
+      woken = s->park_cv.wait_until(plock, user_deadline_first ? *deadline : rescue_at, ready);
+      rescue_timeout = !woken && !user_deadline_first;
+    }
+    else if (deadline)
       woken = s->park_cv.wait_until(plock, *deadline, ready);
     else
     {
@@ -153,6 +172,11 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     return park_result::stopped;
   if (ts.done && ts.done->load(std::memory_order_acquire))
     return park_result::resumed;
+  if (rescue_timeout)
+  {
+    ts.rescue_lifo = true;
+    return park_result::resumed;
+  }
   return woken ? park_result::resumed : park_result::timed_out;
 }
 

@@ -126,7 +126,7 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
     return 0;
   if (outstanding_.load(std::memory_order_acquire) == 0)
   {
-    stop();
+    stop_for_lack_of_work();
     return 0;
   }
 
@@ -134,7 +134,18 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
   thread_state ts;
   ts.sched = this;
   ts.outer = this_thread_state;
-  ts.slot = claim_slot();
+  // A nested run() of this runtime on the same thread uses the enclosing
+  // run()'s slot: that thread is busy in our caller and cannot use it, and the
+  // work the caller just posted (in its LIFO slot) must be visible to us.
+  for (thread_state* o = ts.outer; o; o = o->outer)
+    if (o->sched == this)
+    {
+      ts.slot = o->slot;
+      ts.borrowed_slot = true;
+      break;
+    }
+  if (!ts.slot)
+    ts.slot = claim_slot();
   ts.rng = seed_rng(&ts);
   ts.done = done;
   std::optional<asio_thread_scope> asio_scope;
@@ -144,7 +155,8 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
   ts.marker.outer = this_thread_run_marker;
   this_thread_state = &ts;
   this_thread_run_marker = &ts.marker;
-  threads_in_run_.fetch_add(1, std::memory_order_relaxed);
+  if (!ts.borrowed_slot)
+    threads_in_run_.fetch_add(1, std::memory_order_relaxed);
 
   struct leave_guard
   {
@@ -210,15 +222,18 @@ void scheduler::leave(thread_state& ts) noexcept
 {
   if (ts.searching)
     end_search(ts);
+  if (ts.borrowed_slot)
+  {
+    // The enclosing run() still owns the slot and what is in it.
+    release_all_credit(ts);
+    return;
+  }
   // Hand everything still local to the injector, where any worker (or a later
   // run()) finds it, and where ~runtime destroys it.
   worker_slot* s = ts.slot;
   op_queue rest;
-  if (s->lifo)
-  {
-    rest.push(s->lifo);
-    s->lifo = nullptr;
-  }
+  if (operation* op = s->lifo.exchange(nullptr, std::memory_order_acquire))
+    rest.push(op);
   while (operation* op = s->queue.pop())
     rest.push(op);
   if (!rest.empty())
@@ -241,17 +256,19 @@ operation* scheduler::next_op(thread_state& ts)
     if (operation* op = pull_injector(ts))
       return op;
   }
-  if (s->lifo)
+  if (s->lifo.load(std::memory_order_relaxed))
   {
-    operation* op = s->lifo;
-    s->lifo = nullptr;
-    if (ts.lifo_polls < max_lifo_polls)
+    // Acquire: a rescuing peer may have taken it (see THE LIFO SLOT).
+    if (operation* op = s->lifo.exchange(nullptr, std::memory_order_acquire))
     {
-      ++ts.lifo_polls;
-      return op;
+      if (ts.lifo_polls < max_lifo_polls)
+      {
+        ++ts.lifo_polls;
+        return op;
+      }
+      // The slot has had its turns: its occupant goes behind the queued work.
+      push_local(ts, op);
     }
-    // The slot has had its turns: its occupant goes behind the queued work.
-    push_local(ts, op);
   }
   ts.lifo_polls = 0;
   if (operation* op = s->queue.pop())
@@ -280,6 +297,12 @@ operation* scheduler::pull_injector(thread_state& ts)
 
 operation* scheduler::search(thread_state& ts)
 {
+  if (ts.rescue_lifo)
+  {
+    ts.rescue_lifo = false;
+    if (operation* op = rescue_lifo(ts))
+      return op;
+  }
   if (!ts.searching && !try_begin_search(ts))
     return nullptr;
   const std::size_t n = num_slots_.load(std::memory_order_acquire);
@@ -293,6 +316,21 @@ operation* scheduler::search(thread_state& ts)
       return op;
   }
   return pull_injector(ts);
+}
+
+operation* scheduler::rescue_lifo(thread_state& ts) noexcept
+{
+  const std::size_t n = num_slots_.load(std::memory_order_acquire);
+  for (std::size_t i = 0; i < n; ++i)
+  {
+    worker_slot* victim = slots_[i].load(std::memory_order_relaxed);
+    if (victim == ts.slot || !victim->lifo.load(std::memory_order_relaxed))
+      continue;
+    // Acquire: pairs with the owner's release store in post().
+    if (operation* op = victim->lifo.exchange(nullptr, std::memory_order_acquire))
+      return op;
+  }
+  return nullptr;
 }
 
 void scheduler::push_local(thread_state& ts, operation* op)
@@ -329,15 +367,36 @@ void scheduler::post(operation* op, bool continuation)
     {
       // Everything the yielding handler posts goes behind queued work: the
       // yielded continuation itself, or, inside a strand, the strand's
-      // invoker re-posting itself as the handler returns.
+      // invoker re-posting itself as the handler returns. Work waiting in the
+      // injector (this worker's overflow, foreign posts) is runnable too, so
+      // when there is any, the yield queues behind it there.
+      if (injector_.maybe_nonempty())
+      {
+        op_queue one;
+        one.push(op);
+        injector_.push_batch(one);
+        if (threads_in_run_.load(std::memory_order_relaxed) > 1)
+          notify_one();
+        return;
+      }
     }
-    else if (ts->lifo_polls < max_lifo_polls && (!s->lifo || continuation))
+    else if (ts->lifo_polls < max_lifo_polls)
     {
-      operation* displaced = s->lifo;
-      s->lifo = op;
-      if (!displaced)
-        return; // the LIFO slot is not stealable: nobody needs waking
-      op = displaced;
+      if (!s->lifo.load(std::memory_order_relaxed))
+      {
+        // Only the owner fills the slot, so it stays empty until this store.
+        // Release: pairs with a rescuer's exchange. No wake-up: the slot is
+        // for this worker (see THE LIFO SLOT).
+        s->lifo.store(op, std::memory_order_release);
+        return;
+      }
+      if (continuation)
+      {
+        operation* displaced = s->lifo.exchange(op, std::memory_order_acq_rel);
+        if (!displaced)
+          return;
+        op = displaced;
+      }
     }
     push_local(*ts, op);
     if (threads_in_run_.load(std::memory_order_relaxed) > 1)
@@ -382,7 +441,7 @@ void scheduler::release_all_credit(thread_state& ts) noexcept
   // AcqRel: whoever takes the count to zero must see all the work that was
   // finished before, and stop() publishes that.
   if (outstanding_.fetch_sub(c, std::memory_order_acq_rel) == c)
-    stop();
+    stop_for_lack_of_work();
 }
 
 void scheduler::work_started() noexcept
@@ -400,7 +459,7 @@ void scheduler::work_finished() noexcept
   if (ts && ts->sched == this)
     release_unit(*ts);
   else if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1)
-    stop();
+    stop_for_lack_of_work();
 }
 
 bool scheduler::running_in_this_thread() const noexcept
@@ -436,6 +495,13 @@ void scheduler::capture_current_exception() noexcept
 
 void scheduler::stop() noexcept
 {
+  stopped_by_request_.store(true, std::memory_order_relaxed);
+  stopped_.store(true, std::memory_order_seq_cst);
+  wake_all();
+}
+
+void scheduler::stop_for_lack_of_work() noexcept
+{
   stopped_.store(true, std::memory_order_seq_cst);
   wake_all();
 }
@@ -450,11 +516,8 @@ std::size_t scheduler::drain()
     for (std::size_t i = 0; i < slots; ++i)
     {
       worker_slot* s = slots_[i].load(std::memory_order_relaxed);
-      if (s->lifo)
-      {
-        all.push(s->lifo);
-        s->lifo = nullptr;
-      }
+      if (operation* op = s->lifo.exchange(nullptr, std::memory_order_acquire))
+        all.push(op);
       while (operation* op = s->queue.pop())
         all.push(op);
     }

@@ -47,6 +47,15 @@
 // condition variable, and wake_one() will signal the reactor when it picks that
 // worker.
 //
+// THE LIFO SLOT is not stealable in the ordinary way: taking the owner's
+// freshest continuation would make message-passing work bounce between cores.
+// But a handler that posts work and then blocks waiting for it (legal with an
+// io_context run by several threads) would wait forever on its own slot. So a
+// worker parks with a timeout (`lifo_rescue_interval` while other workers are
+// busy, `lifo_rescue_interval_idle` otherwise; none when it is the only
+// thread in run()), and on waking by timeout takes whatever sits in its peers'
+// LIFO slots. An idle runtime so costs one wake-up per second per extra thread.
+//
 // SHUTDOWN. stop() sets the stopped flag and wakes every sleeper; workers
 // leave at their next loop turn and leave queued work queued. drain() (called
 // by ~runtime, with no thread inside run) destroys every queued operation
@@ -77,7 +86,10 @@ class scheduler;
 struct worker_slot
 {
   local_queue queue;                     // owner pushes/pops; thieves steal
-  operation* lifo = nullptr;             // owner only; never stolen
+  // The owner stores into an empty slot and takes with exchange(acquire);
+  // a parked peer rescues the occupant with exchange when the owner seems
+  // stuck (see "THE LIFO SLOT" above).
+  std::atomic<operation*> lifo{nullptr};
   std::atomic<bool> owned{false};        // exchange(acquire) to claim; store(release) to give back
   bool in_sleepers = false;              // guarded by scheduler::idle_mutex_
   std::mutex park_mutex;
@@ -97,6 +109,8 @@ struct thread_state
   std::uint32_t lifo_polls = 0;
   std::uint32_t rng = 0;
   bool searching = false;         // counted in scheduler::idle_ as searching
+  bool borrowed_slot = false;     // a nested run() using the enclosing run()'s slot
+  bool rescue_lifo = false;       // woke from a timed park: look into peers' LIFO slots
   bool yielding = false;          // the running handler yielded: its posts go to the back
   const std::atomic<bool>* done = nullptr; // optional extra exit condition (block_on)
   std::exception_ptr pending;     // exception from an inline execute()
@@ -130,7 +144,13 @@ public:
 
   void stop() noexcept;
   bool stopped() const noexcept { return stopped_.load(std::memory_order_acquire); }
-  void restart() noexcept { stopped_.store(false, std::memory_order_release); }
+  // Whether the last stop was a stop() call rather than running out of work.
+  bool stopped_by_request() const noexcept { return stopped_by_request_.load(std::memory_order_acquire); }
+  void restart() noexcept
+  {
+    stopped_by_request_.store(false, std::memory_order_relaxed);
+    stopped_.store(false, std::memory_order_release);
+  }
 
   // Wakes every parked worker so it re-evaluates its exit condition.
   void wake_all() noexcept;
@@ -155,6 +175,8 @@ private:
   void acquire_unit(thread_state& ts) noexcept;
   void release_unit(thread_state& ts) noexcept;
   void release_all_credit(thread_state& ts) noexcept;
+  void stop_for_lack_of_work() noexcept;
+  operation* rescue_lifo(thread_state& ts) noexcept;
 
   // park.cpp
   bool spin_for_work(thread_state& ts) noexcept;
@@ -176,6 +198,7 @@ private:
   alignas(64) std::atomic<std::int64_t> outstanding_{0}; // see "OUTSTANDING WORK"
   alignas(64) std::atomic<std::uint64_t> idle_{0};       // RMW seq_cst; read after a seq_cst fence
   alignas(64) std::atomic<bool> stopped_{false};          // release on stop/restart; acquire in loops
+  std::atomic<bool> stopped_by_request_{false};           // set by stop(), cleared by restart()
   std::atomic<std::size_t> threads_in_run_{0};            // relaxed: a hint for notification
   inject_queue injector_;
 

@@ -88,6 +88,11 @@ void runtime::interrupt() noexcept
   impl_->wake_all();
 }
 
+bool runtime::stopped_by_request() const noexcept
+{
+  return impl_->stopped_by_request();
+}
+
 std::size_t runtime::threads_in_run() const noexcept
 {
   return impl_->threads_in_run();

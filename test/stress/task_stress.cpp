@@ -5,13 +5,17 @@
 
 #include "stress/watchdog.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -56,20 +60,25 @@ BOOST_AUTO_TEST_CASE(or_operator_races_on_two_threads)
   nanorun::runtime rt(2);
   std::atomic<int> received{0};
   std::atomic<int> timed_out{0};
+  using channel_t = asio::experimental::concurrent_channel<void(boost::system::error_code, int)>;
+  // Coroutine parameters, not lambda captures: a task may start after the
+  // expression that spawned it has ended.
+  auto sender = [](std::shared_ptr<channel_t> ch, int i) -> asio::awaitable<void> {
+    boost::system::error_code ec; // the receiver may have closed the channel
+    co_await ch->async_send(boost::system::error_code{}, i, asio::redirect_error(asio::use_awaitable, ec));
+  };
   auto one = [&](int i) -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
-    asio::experimental::concurrent_channel<void(boost::system::error_code, int)> ch(ex, 1);
+    auto ch = std::make_shared<channel_t>(ex, 1);
     asio::steady_timer timer(ex, std::chrono::microseconds(i % 3 == 0 ? 0 : 200));
     // The send comes from a different task, so it completes on any worker.
-    nanorun::spawn(ex, [&ch, i]() -> asio::awaitable<void> {
-      co_await ch.async_send(boost::system::error_code{}, i, asio::use_awaitable);
-    }()).detach();
-    auto r = co_await (ch.async_receive(asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
+    nanorun::spawn(ex, sender(ch, i)).detach();
+    auto r = co_await (ch->async_receive(asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
     if (r.index() == 0)
       ++received;
     else
       ++timed_out;
-    ch.close();
+    ch->close();
   };
   for (int i = 0; i < 300; ++i)
     nanorun::spawn(rt, one(i)).detach();
@@ -77,6 +86,75 @@ BOOST_AUTO_TEST_CASE(or_operator_races_on_two_threads)
   rt.run();
   t.join();
   BOOST_TEST(received.load() + timed_out.load() == 300);
+}
+
+BOOST_AUTO_TEST_CASE(task_executor_serialises_posts_from_many_threads)
+{
+  nanorun::test::watchdog dog("task_executor serialisation", 120s);
+  nanorun::runtime rt(2);
+  auto guard = asio::make_work_guard(rt);
+  nanorun::task_executor task(rt);
+  constexpr int producers = 4;
+  constexpr int per_producer = 5000;
+  std::atomic<int> in_flight{0};
+  std::atomic<int> max_in_flight{0};
+  int ran = 0;                                 // only touched inside the task: no atomics needed
+  std::vector<int> last_seen(producers, -1);   // per-producer FIFO check, inside the task
+  bool fifo = true;
+  std::vector<std::thread> ps;
+  for (int p = 0; p < producers; ++p)
+    ps.emplace_back([&, p] {
+      for (int i = 0; i < per_producer; ++i)
+        asio::post(task, [&, p, i] {
+          const int now = in_flight.fetch_add(1) + 1;
+          int seen = max_in_flight.load();
+          while (now > seen && !max_in_flight.compare_exchange_weak(seen, now))
+          {
+          }
+          if (last_seen[static_cast<std::size_t>(p)] != i - 1)
+            fifo = false;
+          last_seen[static_cast<std::size_t>(p)] = i;
+          if (++ran == producers * per_producer)
+            guard.reset();
+          in_flight.fetch_sub(1);
+        });
+    });
+  std::thread t([&] { rt.run(); });
+  rt.run();
+  t.join();
+  for (auto& th : ps)
+    th.join();
+  BOOST_TEST(ran == producers * per_producer);
+  BOOST_TEST(max_in_flight.load() == 1);
+  BOOST_TEST(fifo);
+}
+
+BOOST_AUTO_TEST_CASE(lifo_rescue_unblocks_a_waiting_handler)
+{
+  // A handler posts work (into its LIFO slot) and blocks until it has run;
+  // the other worker must rescue it.
+  nanorun::test::watchdog dog("LIFO rescue", 120s);
+  nanorun::runtime rt(2);
+  auto guard = asio::make_work_guard(rt);
+  std::thread t([&] { rt.run(); });
+  std::thread u([&] { rt.run(); });
+  for (int round = 0; round < 20; ++round)
+  {
+    std::atomic<bool> outer_done{false};
+    asio::post(rt, [&] {
+      std::atomic<bool> inner_ran{false};
+      asio::post(rt, [&] { inner_ran.store(true); });
+      while (!inner_ran.load())
+        std::this_thread::yield();
+      outer_done.store(true);
+    });
+    while (!outer_done.load())
+      std::this_thread::yield();
+  }
+  guard.reset();
+  t.join();
+  u.join();
+  BOOST_TEST(rt.stopped());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -31,6 +31,12 @@ inline constexpr std::int64_t work_credit_batch = NANORUN_STRESS ? 1 : 64;
 // How long a worker that ran out of work watches the queues before it parks.
 inline constexpr std::chrono::microseconds spin_before_park{NANORUN_STRESS ? 0 : 20};
 
+// How long a parked worker waits, while other workers are busy, before it
+// looks into their LIFO slots for work that is stuck behind a blocked handler.
+inline constexpr std::chrono::milliseconds lifo_rescue_interval{10};
+// The same, for a worker that parked while every other worker was idle too.
+inline constexpr std::chrono::milliseconds lifo_rescue_interval_idle{1000};
+
 // Most threads that may be inside one runtime's run*() at once.
 inline constexpr std::size_t max_workers = 512;
 

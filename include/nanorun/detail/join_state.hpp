@@ -178,6 +178,19 @@ public:
     return std::move(value_);
   }
 
+  // `s`, or if it is null a state already failed with std::logic_error, so
+  // misuse reaches a waiter the way every other outcome does.
+  static std::shared_ptr<join_state> or_failed(std::shared_ptr<join_state> s)
+  {
+    if (s)
+      return s;
+    auto failed = std::make_shared<join_state>();
+    failed->set(std::make_exception_ptr(std::logic_error("nanorun::join_handle: no task to join (moved from, "
+                                                         "detached or already joined)")),
+                {});
+    return failed;
+  }
+
   bool done() const
   {
     std::lock_guard lock(mutex_);

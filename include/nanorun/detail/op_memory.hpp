@@ -19,8 +19,13 @@ namespace nanorun::detail {
 
 struct op_cache
 {
-  static constexpr std::size_t class_count = 5;   // 64, 128, 256, 512, 1024 bytes
-  static constexpr std::size_t depth = 128;        // blocks kept per class
+  static constexpr std::size_t class_count = 5; // 64, 128, 256, 512, 1024 bytes
+  static constexpr std::size_t max_depth = 1024;
+
+  // Blocks kept per class: deep for the small classes that type-erased
+  // handlers fall into, so a burst of a thousand posts recycles too; shallow
+  // for the large ones, to bound what an idle thread holds (about 0.5 MiB).
+  static constexpr std::size_t depth(std::size_t c) noexcept { return c <= 1 ? max_depth : 64; }
 
   static constexpr std::size_t class_of(std::size_t n) noexcept
   {
@@ -28,7 +33,7 @@ struct op_cache
   }
   static constexpr std::size_t class_bytes(std::size_t c) noexcept { return std::size_t{64} << c; }
 
-  void* blocks[class_count][depth];
+  void* blocks[class_count][max_depth];
   std::uint32_t count[class_count] = {};
 
   op_cache() noexcept = default;
@@ -64,7 +69,7 @@ inline void deallocate_op_memory(void* p, std::size_t n) noexcept
     ::operator delete(p);
     return;
   }
-  if (op_cache* cache = this_thread_op_cache; cache && cache->count[c] < op_cache::depth)
+  if (op_cache* cache = this_thread_op_cache; cache && cache->count[c] < op_cache::depth(c))
   {
     cache->blocks[c][cache->count[c]++] = p;
     return;

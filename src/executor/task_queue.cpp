@@ -1,0 +1,141 @@
+// task_queue: see include/nanorun/detail/task_queue.hpp for the protocol.
+#include <nanorun/detail/task_queue.hpp>
+#include <nanorun/runtime.hpp>
+
+#include "executor/scheduler.hpp"
+
+namespace nanorun::detail {
+
+constinit thread_local const task_marker* this_thread_task_marker = nullptr;
+
+task_queue* task_queue::create(nanorun::runtime& rt)
+{
+  return new task_queue(rt);
+}
+
+task_queue::task_queue(nanorun::runtime& rt) noexcept : operation(&task_queue::run), rt_(&rt) {}
+
+void task_queue::release() noexcept
+{
+  // AcqRel: the last owner must see every other owner's writes before deleting.
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+    delete this;
+}
+
+void task_queue::enqueue(operation* op)
+{
+  operation* head = inbox_.load(std::memory_order_relaxed);
+  do
+    op->next_ = head;
+  while (!inbox_.compare_exchange_weak(head, op, std::memory_order_seq_cst, std::memory_order_relaxed));
+  // SeqCst: pairs with the store/load in finish_turn(); see PROTOCOL.
+  if (!scheduled_.exchange(true, std::memory_order_seq_cst))
+  {
+    add_ref(); // the runner's reference, dropped when it goes idle
+    rt_->post_op(this, false);
+  }
+}
+
+bool task_queue::take_inbox() noexcept
+{
+  operation* stack = inbox_.exchange(nullptr, std::memory_order_seq_cst);
+  if (!stack)
+    return false;
+  // Newest first on the stack: reverse onto ready_.
+  operation* reversed = nullptr;
+  while (stack)
+  {
+    operation* next = stack->next_;
+    stack->next_ = reversed;
+    reversed = stack;
+    stack = next;
+  }
+  while (reversed)
+  {
+    operation* next = reversed->next_;
+    ready_.push(reversed);
+    reversed = next;
+  }
+  return true;
+}
+
+void task_queue::finish_turn(bool more) noexcept
+{
+  if (!more && ready_.empty())
+  {
+    scheduled_.store(false, std::memory_order_seq_cst);
+    // A producer that pushed before our clear may have seen scheduled_ set and
+    // not posted us: look once more.
+    if (inbox_.load(std::memory_order_seq_cst) == nullptr || scheduled_.exchange(true, std::memory_order_seq_cst))
+    {
+      release();
+      return;
+    }
+  }
+  // Keep the runner's reference and queue another turn. When the handler just
+  // run yielded, the scheduler puts this turn behind the runnable work.
+  rt_->post_op(this, false);
+}
+
+void task_queue::run(operation* base, bool invoke)
+{
+  auto* self = static_cast<task_queue*>(base);
+  if (!invoke)
+  {
+    self->destroy_queued();
+    return;
+  }
+
+  task_marker marker{self, this_thread_task_marker};
+  this_thread_task_marker = &marker;
+  struct turn_guard
+  {
+    task_queue* self;
+    const task_marker* outer;
+    bool more = false;
+    ~turn_guard()
+    {
+      this_thread_task_marker = outer;
+      self->finish_turn(more || !self->ready_.empty());
+    }
+  } guard{self, marker.outer};
+
+  thread_state* ts = this_thread_state;
+  for (int n = 0; n < budget; ++n)
+  {
+    if (self->ready_.empty() && !self->take_inbox())
+      return;
+    operation* op = self->ready_.pop();
+    op->complete(); // an exception leaves through run(); the guard re-posts us first
+    if (ts && ts->yielding)
+    {
+      guard.more = true; // let the rest of the runtime go first
+      return;
+    }
+  }
+  guard.more = self->take_inbox() || !self->ready_.empty();
+}
+
+void task_queue::destroy_queued() noexcept
+{
+  // The runtime is being destroyed. Destroying an operation may enqueue
+  // another here (a coroutine frame's destruction is posted to its executor);
+  // while scheduled_ stays set such pushes land in the inbox, so loop.
+  for (;;)
+  {
+    take_inbox();
+    if (ready_.empty())
+      break;
+    while (operation* op = ready_.pop())
+      op->destroy();
+  }
+  scheduled_.store(false, std::memory_order_seq_cst);
+  if (inbox_.load(std::memory_order_seq_cst) != nullptr && !scheduled_.exchange(true, std::memory_order_seq_cst))
+  {
+    rt_->post_op(this, false); // the runtime's drain will destroy us again
+    return;
+  }
+  release();
+}
+
+} // namespace nanorun::detail
