@@ -58,7 +58,6 @@ BOOST_AUTO_TEST_CASE(owner_and_two_thieves_take_each_item_once)
   std::thread t1(thief);
   std::thread t2(thief);
 
-  op_queue overflow;
   for (int i = 0; i < items; ++i)
   {
     operation* op = &ops[static_cast<std::size_t>(i)];

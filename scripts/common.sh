@@ -1,0 +1,51 @@
+# Shared by scripts/demo and scripts/test (sourced, not run).
+#   NANORUN_BUILD_ROOT  where build trees go (default: build)
+#   NANORUN_JOBS        parallel build jobs (default: 2)
+
+nr_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+nr_build_root="${NANORUN_BUILD_ROOT:-build}"
+nr_jobs="${NANORUN_JOBS:-2}"
+cd "$nr_root"
+
+# Installs the Debian 12 packages the build needs, if any is missing: one
+# apt-get update, then one install. Needs root or sudo; a second run is a no-op.
+nr_ensure_packages() {
+  local packages=(build-essential g++ clang cmake ninja-build libboost1.81-dev libboost-test1.81-dev curl)
+  local missing=() p status
+  for p in "${packages[@]}"; do
+    status="$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)"
+    [[ "$status" == "install ok installed" ]] || missing+=("$p")
+  done
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  local sudo=()
+  if [[ "$(id -u)" -ne 0 ]]; then
+    sudo=(sudo)
+  fi
+  echo "==> installing missing packages: ${missing[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+# The bench/ tree is written separately; build it only once it exists.
+nr_bench_option() {
+  if [[ -f bench/CMakeLists.txt ]]; then
+    echo "-DNANORUN_BUILD_BENCH=ON"
+  else
+    echo "-DNANORUN_BUILD_BENCH=OFF"
+  fi
+}
+
+# nr_configure_build <dir> <cmake options...>: configure with Ninja, then build.
+nr_configure_build() {
+  local dir="$1"
+  shift
+  cmake -S . -B "$dir" -G Ninja "$@"
+  cmake --build "$dir" -j "$nr_jobs"
+}
+
+nr_now() { date +%s; }
+nr_elapsed() { # seconds -> "3m07s"
+  printf '%dm%02ds' $(($1 / 60)) $(($1 % 60))
+}

@@ -1,0 +1,2 @@
+// Violation: a relative path out of the folder.
+#include "../runtime/runtime_internals.hpp"

@@ -1,0 +1,1 @@
+// Violation: a file directly under src/.

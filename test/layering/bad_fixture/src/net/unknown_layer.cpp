@@ -1,0 +1,1 @@
+// Violation: src/net/ is not in the layer order.
