@@ -266,6 +266,14 @@ operation* scheduler::next_op(thread_state& ts)
         ++ts.lifo_polls;
         return op;
       }
+      if (s->queue.empty() && !injector_.maybe_nonempty())
+      {
+        // The budget is for fairness to queued work, and there is none: keep
+        // the chain here rather than expose it to thieves (it would bounce
+        // between cores).
+        ts.lifo_polls = 1;
+        return op;
+      }
       // The slot has had its turns: its occupant goes behind the queued work.
       push_local(ts, op);
     }
@@ -380,8 +388,10 @@ void scheduler::post(operation* op, bool continuation)
         return;
       }
     }
-    else if (ts->lifo_polls < max_lifo_polls)
+    else
     {
+      // The LIFO budget is enforced where the slot is polled (next_op), which
+      // knows whether anything else is waiting.
       if (!s->lifo.load(std::memory_order_relaxed))
       {
         // Only the owner fills the slot, so it stays empty until this store.
