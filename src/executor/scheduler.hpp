@@ -14,7 +14,8 @@
 // back of the local queue, behind everything already runnable.
 //
 // WHAT A WORKER RUNS NEXT (next_op): every `injector_interval` ticks the
-// injector first; then the LIFO slot, at most `max_lifo_polls` times in a row;
+// injector first; then the LIFO slot, at most `max_lifo_polls` times in a row
+// while other work waits;
 // then its local queue; then the injector; then it searches: it steals half of
 // a random peer's queue. At most half of the workers search at once.
 //
