@@ -80,24 +80,7 @@ private:
   void drain_inbox() noexcept
   {
     // Acquire: pairs with the release CAS in push().
-    operation* stack = inbox_.exchange(nullptr, std::memory_order_acquire);
-    // The stack is newest-first; reverse it onto the FIFO.
-    op_queue batch;
-    operation* reversed = nullptr;
-    while (stack)
-    {
-      operation* next = stack->next_;
-      stack->next_ = reversed;
-      reversed = stack;
-      stack = next;
-    }
-    while (reversed)
-    {
-      operation* next = reversed->next_;
-      batch.push(reversed);
-      reversed = next;
-    }
-    queue_.splice(batch);
+    queue_.push_stack(inbox_.exchange(nullptr, std::memory_order_acquire));
   }
 
   alignas(64) std::atomic<operation*> inbox_{nullptr}; // CAS by producers; exchange by workers under mutex_

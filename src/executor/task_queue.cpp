@@ -41,21 +41,7 @@ bool task_queue::take_inbox() noexcept
   operation* stack = inbox_.exchange(nullptr, std::memory_order_seq_cst);
   if (!stack)
     return false;
-  // Newest first on the stack: reverse onto ready_.
-  operation* reversed = nullptr;
-  while (stack)
-  {
-    operation* next = stack->next_;
-    stack->next_ = reversed;
-    reversed = stack;
-    stack = next;
-  }
-  while (reversed)
-  {
-    operation* next = reversed->next_;
-    ready_.push(reversed);
-    reversed = next;
-  }
+  ready_.push_stack(stack);
   return true;
 }
 

@@ -5,6 +5,7 @@
 // are looped a few hundred times. The operations are Asio's own steady_timer
 // (served by Asio's hidden scheduler thread) and channels.
 #include <nanorun/runtime.hpp>
+#include "conformance/common.hpp"
 #include <nanorun/spawn.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -52,10 +53,7 @@ namespace {
 
 using concurrent = experimental::concurrent_channel<void(error_code, int)>;
 
-struct test_error : std::runtime_error
-{
-  using std::runtime_error::runtime_error;
-};
+using conformance::test_error;
 
 // An error code no operation here produces: "not completed yet".
 const error_code unset = asio::error::would_block;

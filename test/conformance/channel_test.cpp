@@ -3,6 +3,7 @@
 // two threads) on a nanorun runtime; close, cancel and destruction produce
 // Asio's error codes.
 #include <nanorun/runtime.hpp>
+#include "conformance/common.hpp"
 #include <nanorun/spawn.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -37,10 +38,9 @@ using boost::system::error_code;
 
 namespace {
 
-using ex_t = nanorun::runtime::executor_type;
-template <class T>
-using n_awaitable = asio::awaitable<T, ex_t>;
-constexpr asio::use_awaitable_t<ex_t> n_use_awaitable;
+using conformance::ex_t;
+using conformance::n_awaitable;
+using conformance::n_use_awaitable;
 
 using any_channel = experimental::channel<void(error_code, int)>;
 using n_channel = experimental::channel<ex_t, void(error_code, int)>;

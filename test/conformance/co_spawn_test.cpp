@@ -3,6 +3,7 @@
 // awaitable<T, nanorun::runtime::executor_type>; and nanorun's own spawn,
 // join_handle and yield_now driven through Asio tokens.
 #include <nanorun/join_handle.hpp>
+#include "conformance/common.hpp"
 #include <nanorun/runtime.hpp>
 #include <nanorun/spawn.hpp>
 #include <nanorun/yield_now.hpp>
@@ -36,15 +37,11 @@ namespace asio = boost::asio;
 
 namespace {
 
-using ex_t = nanorun::runtime::executor_type;
-template <class T>
-using n_awaitable = asio::awaitable<T, ex_t>;
-constexpr asio::use_awaitable_t<ex_t> n_use_awaitable;
+using conformance::ex_t;
+using conformance::n_awaitable;
+using conformance::n_use_awaitable;
 
-struct test_error : std::runtime_error
-{
-  using std::runtime_error::runtime_error;
-};
+using conformance::test_error;
 
 // ---- coroutines on any_io_executor --------------------------------------------------
 

@@ -3,6 +3,7 @@
 // channel, an Asio steady_timer, a join handle) must destroy their frames;
 // nanorun::thread_pool; block_on.
 #include <nanorun/block_on.hpp>
+#include "conformance/common.hpp"
 #include <nanorun/join_handle.hpp>
 #include <nanorun/runtime.hpp>
 #include <nanorun/spawn.hpp>
@@ -43,15 +44,11 @@ using std::chrono::milliseconds;
 
 namespace {
 
-using ex_t = nanorun::runtime::executor_type;
-template <class T>
-using n_awaitable = asio::awaitable<T, ex_t>;
-constexpr asio::use_awaitable_t<ex_t> n_use_awaitable;
+using conformance::ex_t;
+using conformance::n_awaitable;
+using conformance::n_use_awaitable;
 
-struct test_error : std::runtime_error
-{
-  using std::runtime_error::runtime_error;
-};
+using conformance::test_error;
 
 bool is_aborted(const boost::system::system_error& e)
 {

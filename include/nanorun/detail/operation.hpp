@@ -72,6 +72,26 @@ public:
     o.size_ = 0;
   }
 
+  // Appends a chain linked newest-first (as a lock-free stack hands it over)
+  // in oldest-first order.
+  void push_stack(operation* newest) noexcept
+  {
+    operation* oldest = nullptr;
+    while (newest)
+    {
+      operation* next = newest->next_;
+      newest->next_ = oldest;
+      oldest = newest;
+      newest = next;
+    }
+    while (oldest)
+    {
+      operation* next = oldest->next_;
+      push(oldest);
+      oldest = next;
+    }
+  }
+
   operation* pop() noexcept
   {
     operation* op = head_;
