@@ -19,6 +19,29 @@
 
 namespace nanorun {
 
+namespace detail {
+
+// Runs f now, on behalf of an executor whose blocking.possibly execute() found
+// the caller already inside. An exception must not unwind through the Asio
+// machinery that called execute() (a strand invoker, an awaitable's pump): it
+// is kept and rethrown from run() once the current handler has returned, as
+// io_context does.
+template <class Function>
+void execute_inline(Function&& f, runtime& rt)
+{
+  std::decay_t<Function> tmp(std::forward<Function>(f));
+  try
+  {
+    std::move(tmp)();
+  }
+  catch (...)
+  {
+    rt.capture_current_exception();
+  }
+}
+
+} // namespace detail
+
 /// Executor used to submit work to a nanorun::runtime.
 /**
  * Satisfies boost::asio::execution::executor and converts to
@@ -204,18 +227,7 @@ public:
     {
       if (rt_->running_in_this_thread())
       {
-        // Run inline. An exception must not unwind through the Asio machinery
-        // that called us (strand invoker, awaitable pump): keep it and rethrow
-        // it from run() once the current handler has returned, as io_context does.
-        std::decay_t<Function> tmp(std::forward<Function>(f));
-        try
-        {
-          std::move(tmp)();
-        }
-        catch (...)
-        {
-          rt_->capture_current_exception();
-        }
+        detail::execute_inline(std::forward<Function>(f), *rt_);
         return;
       }
     }

@@ -127,15 +127,7 @@ public:
     {
       if (q_->running_in_this_thread())
       {
-        std::decay_t<Function> tmp(std::forward<Function>(f));
-        try
-        {
-          std::move(tmp)();
-        }
-        catch (...)
-        {
-          q_->owner().capture_current_exception();
-        }
+        detail::execute_inline(std::forward<Function>(f), q_->owner());
         return;
       }
     }
