@@ -1,6 +1,7 @@
 // nanorun::spawn: start a coroutine as a task and get a join_handle for it.
 #pragma once
 
+#include <nanorun/detail/op_memory.hpp>
 #include <nanorun/detail/runtime_service.hpp>
 #include <nanorun/join_handle.hpp>
 #include <nanorun/runtime.hpp>
@@ -103,7 +104,8 @@ template <detail::spawn_executor Executor, class T, class AwaitableExecutor>
 join_handle<T> spawn(const Executor& ex, boost::asio::awaitable<T, AwaitableExecutor> a)
 {
   nanorun::runtime* rt = detail::runtime_of(ex);
-  auto state = std::make_shared<detail::join_state<T>>(rt ? rt->marker() : nullptr);
+  auto state = std::allocate_shared<detail::join_state<T>>(detail::recycling_allocator<detail::join_state<T>>(),
+                                                           rt ? rt->marker() : nullptr);
   if constexpr (std::is_convertible_v<task_executor, AwaitableExecutor> && !detail::is_serial_executor<Executor>::value)
   {
     if (rt)

@@ -1,8 +1,11 @@
 // task_queue: see include/nanorun/detail/task_queue.hpp for the protocol.
+#include <nanorun/detail/op_memory.hpp>
 #include <nanorun/detail/task_queue.hpp>
 #include <nanorun/runtime.hpp>
 
 #include "executor/scheduler.hpp"
+
+#include <new>
 
 namespace nanorun::detail {
 
@@ -10,7 +13,8 @@ constinit thread_local const task_marker* this_thread_task_marker = nullptr;
 
 task_queue* task_queue::create(nanorun::runtime& rt)
 {
-  return new task_queue(rt);
+  // From the per-thread cache: one per spawned task, so it is hot.
+  return ::new (allocate_op_memory(sizeof(task_queue))) task_queue(rt);
 }
 
 task_queue::task_queue(nanorun::runtime& rt) noexcept : operation(&task_queue::run), rt_(&rt) {}
@@ -19,7 +23,10 @@ void task_queue::release() noexcept
 {
   // AcqRel: the last owner must see every other owner's writes before deleting.
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
-    delete this;
+  {
+    this->~task_queue();
+    deallocate_op_memory(this, sizeof(task_queue));
+  }
 }
 
 void task_queue::enqueue(operation* op)
