@@ -250,9 +250,10 @@ void scheduler::leave(thread_state& ts) noexcept
 operation* scheduler::next_op(thread_state& ts)
 {
   worker_slot* s = ts.slot;
-  ++ts.tick;
-  if (ts.tick % injector_interval == 0)
+  // A countdown rather than tick % 61: this runs once per handler.
+  if (--ts.until_injector == 0)
   {
+    ts.until_injector = injector_interval;
     if (operation* op = pull_injector(ts))
       return op;
   }

@@ -106,7 +106,7 @@ struct thread_state
   worker_slot* slot = nullptr;
   thread_state* outer = nullptr;  // enclosing run() on this thread (nested runs)
   std::int64_t credit = 0;        // units of outstanding work held without a job
-  std::uint32_t tick = 0;
+  std::uint32_t until_injector = injector_interval; // handlers left before the injector goes first
   std::uint32_t lifo_polls = 0;
   std::uint32_t rng = 0;
   bool searching = false;         // counted in scheduler::idle_ as searching
