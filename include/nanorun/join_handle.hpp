@@ -84,7 +84,7 @@ public:
   template <boost::asio::completion_token_for<signature> Token>
   auto async_join(Token&& token)
   {
-    return boost::asio::async_initiate<Token, signature>(initiate{std::move(state_)}, token);
+    return boost::asio::async_initiate<Token, signature>(initiate<false>{std::move(state_)}, token);
   }
 
   /// Same as async_join: makes the handle an asynchronous operation, so that
@@ -93,11 +93,14 @@ public:
   template <boost::asio::completion_token_for<void(detail::join_result<T>)> Token>
   auto operator()(Token&& token) &&
   {
-    return boost::asio::async_initiate<Token, void(detail::join_result<T>)>(initiate_await{std::move(state_)},
+    return boost::asio::async_initiate<Token, void(detail::join_result<T>)>(initiate<true>{std::move(state_)},
                                                                             token);
   }
 
 private:
+  // AsResult: the co_await path, one join_result<T> carrying either outcome
+  // (join_await.hpp); otherwise (exception_ptr[, T]).
+  template <bool AsResult>
   struct initiate
   {
     std::shared_ptr<detail::join_state<T>> state;
@@ -105,19 +108,7 @@ private:
     template <class Handler>
     void operator()(Handler&& h)
     {
-      detail::join_state<T>::or_failed(std::move(state))->template wait_async<false>(std::forward<Handler>(h));
-    }
-  };
-
-  // The co_await path: one argument carrying either outcome (join_await.hpp).
-  struct initiate_await
-  {
-    std::shared_ptr<detail::join_state<T>> state;
-
-    template <class Handler>
-    void operator()(Handler&& h)
-    {
-      detail::join_state<T>::or_failed(std::move(state))->template wait_async<true>(std::forward<Handler>(h));
+      detail::join_state<T>::or_failed(std::move(state))->template wait_async<AsResult>(std::forward<Handler>(h));
     }
   };
 

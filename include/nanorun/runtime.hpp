@@ -123,7 +123,6 @@ public:
   // `done` then calls interrupt().
   count_type run_until_done(const std::atomic<bool>& done);
   void interrupt() noexcept;
-  std::size_t threads_in_run() const noexcept;
   // Whether the runtime is stopped because stop() was called (not because it ran out of work).
   bool stopped_by_request() const noexcept;
   // The key this runtime's threads carry in detail::this_thread_run_marker.

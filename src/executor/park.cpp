@@ -102,7 +102,7 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
   for (unsigned i = 1;; ++i)
   {
     cpu_relax();
-    if (work_visible() || (ts.done && ts.done->load(std::memory_order_acquire)))
+    if (work_visible() || ts.is_done())
       return true;
     if (i % 32 == 0 && std::chrono::steady_clock::now() >= until)
       return false;
@@ -127,7 +127,7 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     ts.searching = false;
   }
   full_fence();
-  if (work_visible() || (ts.done && ts.done->load(std::memory_order_acquire)))
+  if (work_visible() || ts.is_done())
   {
     cancel_sleep(ts);
     return stopped() ? park_result::stopped : park_result::resumed;
@@ -147,7 +147,7 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     std::unique_lock plock(s->park_mutex);
     auto ready = [&] {
       return s->notified || stopped_.load(std::memory_order_acquire) ||
-             (ts.done && ts.done->load(std::memory_order_acquire));
+             ts.is_done();
     };
     if (others_exist)
     {
@@ -170,7 +170,7 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
   cancel_sleep(ts);
   if (stopped())
     return park_result::stopped;
-  if (ts.done && ts.done->load(std::memory_order_acquire))
+  if (ts.is_done())
     return park_result::resumed;
   if (rescue_timeout)
   {

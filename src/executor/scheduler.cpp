@@ -175,7 +175,7 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
   {
     if (stopped_.load(std::memory_order_relaxed))
       break;
-    if (done && done->load(std::memory_order_acquire))
+    if (ts.is_done())
       break;
     operation* op = next_op(ts);
     if (!op)
@@ -471,11 +471,6 @@ void scheduler::work_finished() noexcept
     release_unit(*ts);
   else if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1)
     stop_for_lack_of_work();
-}
-
-bool scheduler::running_in_this_thread() const noexcept
-{
-  return running_in(this);
 }
 
 void scheduler_post(scheduler& s, operation* op, bool continuation)

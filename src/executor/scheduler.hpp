@@ -114,6 +114,8 @@ struct thread_state
   bool rescue_lifo = false;       // woke from a timed park: look into peers' LIFO slots
   bool yielding = false;          // the running handler yielded: its posts go to the back
   const std::atomic<bool>* done = nullptr; // optional extra exit condition (block_on)
+
+  bool is_done() const noexcept { return done && done->load(std::memory_order_acquire); }
   std::exception_ptr pending;     // exception from an inline execute()
   int pending_count = 0;
 };
@@ -140,7 +142,6 @@ public:
   void post(operation* op, bool continuation);
   void work_started() noexcept;
   void work_finished() noexcept;
-  bool running_in_this_thread() const noexcept;
   void capture_current_exception() noexcept;
 
   void stop() noexcept;
@@ -161,7 +162,6 @@ public:
   std::size_t drain();
 
   std::size_t concurrency() const noexcept;
-  std::size_t threads_in_run() const noexcept { return threads_in_run_.load(std::memory_order_relaxed); }
 
 private:
   enum class park_result { resumed, stopped, timed_out };

@@ -93,11 +93,6 @@ bool runtime::stopped_by_request() const noexcept
   return impl_->stopped_by_request();
 }
 
-std::size_t runtime::threads_in_run() const noexcept
-{
-  return impl_->threads_in_run();
-}
-
 std::size_t runtime::concurrency() const noexcept
 {
   return impl_->concurrency();
