@@ -127,6 +127,7 @@ public:
   bool stopped_by_request() const noexcept;
   // The key this runtime's threads carry in detail::this_thread_run_marker.
   const void* marker() const noexcept { return impl_.get(); }
+  detail::scheduler& scheduler_impl() noexcept { return *impl_; }
   /// @}
 
 private:

@@ -3,6 +3,7 @@
 #include "executor/scheduler.hpp"
 
 #include <algorithm>
+#include <optional>
 
 namespace nanorun::detail {
 
@@ -97,16 +98,53 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
   // Waking a parked thread costs microseconds (tens on a VM), far more than a
   // handler. Watching the queues for a short while first keeps a worker awake
   // through the gaps of a steady stream of posts, and still costs a truly idle
-  // runtime nothing after the first few microseconds.
-  const auto until = std::chrono::steady_clock::now() + spin_before_park;
+  // runtime nothing after the first few microseconds. A timer due within
+  // `timer_park_margin` is waited for here too: a futex would wake late.
+  const timer_ns start = steady_now();
+  const timer_ns spin_ns = std::chrono::nanoseconds(spin_before_park).count();
+  const timer_ns margin_ns = std::chrono::nanoseconds(timer_park_margin).count();
   for (unsigned i = 1;; ++i)
   {
     cpu_relax();
     if (work_visible() || ts.is_done())
       return true;
-    if (i % 32 == 0 && std::chrono::steady_clock::now() >= until)
-      return false;
+    if (i % 32 == 0)
+    {
+      const timer_ns now = steady_now();
+      const timer_ns timer = timers_.earliest();
+      if (timer <= now)
+        return true;
+      const timer_ns until = timer - now <= margin_ns ? timer : start + spin_ns;
+      if (now >= until)
+        return false;
+    }
   }
+}
+
+bool scheduler::take_driver(thread_state& ts, timer_ns& timer_deadline) noexcept
+{
+  if (driver_taken_.load(std::memory_order_relaxed) || driver_taken_.exchange(true, std::memory_order_acquire))
+    return false;
+  driver_slot_.store(ts.slot, std::memory_order_release);
+  // SeqCst store, then seq_cst loads of every shard's next: see TIMERS.
+  timer_ns until = timers_.earliest();
+  for (;;)
+  {
+    driver_until_.store(until, std::memory_order_seq_cst);
+    const timer_ns again = timers_.earliest();
+    if (again >= until)
+      break;
+    until = again;
+  }
+  timer_deadline = until;
+  return true;
+}
+
+void scheduler::release_driver() noexcept
+{
+  driver_until_.store(std::numeric_limits<timer_ns>::min(), std::memory_order_seq_cst);
+  // Release: pairs with the next driver's acquire exchange.
+  driver_taken_.store(false, std::memory_order_release);
 }
 
 scheduler::park_result scheduler::park(thread_state& ts, const steady_time* deadline)
@@ -133,51 +171,84 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     return stopped() ? park_result::stopped : park_result::resumed;
   }
 
+  timer_ns timer_deadline = timer_never;
+  const bool driver = take_driver(ts, timer_deadline);
+  if (driver && timer_deadline != timer_never &&
+      timer_deadline - steady_now() <= std::chrono::nanoseconds(timer_park_margin).count())
+  {
+    // Due (or nearly): fire it rather than sleep.
+    release_driver();
+    cancel_sleep(ts);
+    return stopped() ? park_result::stopped : park_result::resumed;
+  }
+
   // While other workers are busy, wake now and then to rescue work stuck in
-  // their LIFO slots (see THE LIFO SLOT in scheduler.hpp).
+  // their LIFO slots (see THE LIFO SLOT in scheduler.hpp), and, while timers
+  // are armed, to fire them should the driver be stuck in a long handler.
   // (A worker that parked while everyone was idle checks once a second, so a
   // peer that becomes busy later and blocks is still rescued.)
   const std::uint64_t sleepers = sleepers_of(idle_.load(std::memory_order_relaxed));
   const std::size_t in_run = threads_in_run_.load(std::memory_order_relaxed);
-  const bool others_busy = in_run > sleepers;
+  const bool others_busy = in_run > sleepers || (!driver && timers_.earliest() != timer_never);
   const bool others_exist = in_run > 1;
+  std::optional<steady_time> wake_at;
+  bool user_deadline_first = false;
+  if (deadline)
+  {
+    wake_at = *deadline;
+    user_deadline_first = true;
+  }
+  if (others_exist)
+  {
+    const steady_time rescue_at =
+        std::chrono::steady_clock::now() +
+        (others_busy ? std::chrono::steady_clock::duration(lifo_rescue_interval)
+                     : std::chrono::steady_clock::duration(lifo_rescue_interval_idle));
+    if (!wake_at || rescue_at < *wake_at)
+    {
+      wake_at = rescue_at;
+      user_deadline_first = false;
+    }
+  }
+  bool timer_first = false;
+  if (driver && timer_deadline != timer_never)
+  {
+    const steady_time timer_at{std::chrono::duration_cast<steady_time::duration>(
+        std::chrono::nanoseconds(timer_deadline) - timer_park_margin)};
+    if (!wake_at || timer_at < *wake_at)
+    {
+      wake_at = timer_at;
+      user_deadline_first = false;
+      timer_first = true;
+    }
+  }
   bool woken;
-  bool rescue_timeout = false;
   {
     std::unique_lock plock(s->park_mutex);
     auto ready = [&] {
-      return s->notified || stopped_.load(std::memory_order_acquire) ||
-             ts.is_done();
+      return s->notified || stopped_.load(std::memory_order_acquire) || ts.is_done();
     };
-    if (others_exist)
-    {
-      const steady_time rescue_at =
-          std::chrono::steady_clock::now() +
-          (others_busy ? std::chrono::steady_clock::duration(lifo_rescue_interval)
-                       : std::chrono::steady_clock::duration(lifo_rescue_interval_idle));
-      const bool user_deadline_first = deadline && *deadline <= rescue_at;
-      woken = s->park_cv.wait_until(plock, user_deadline_first ? *deadline : rescue_at, ready);
-      rescue_timeout = !woken && !user_deadline_first;
-    }
-    else if (deadline)
-      woken = s->park_cv.wait_until(plock, *deadline, ready);
+    if (wake_at)
+      woken = s->park_cv.wait_until(plock, *wake_at, ready);
     else
     {
       s->park_cv.wait(plock, ready);
       woken = true;
     }
   }
+  if (driver)
+    release_driver();
   cancel_sleep(ts);
   if (stopped())
     return park_result::stopped;
   if (ts.is_done())
     return park_result::resumed;
-  if (rescue_timeout)
+  if (!woken && !user_deadline_first && !timer_first)
   {
     ts.rescue_lifo = true;
     return park_result::resumed;
   }
-  return woken ? park_result::resumed : park_result::timed_out;
+  return woken || timer_first ? park_result::resumed : park_result::timed_out;
 }
 
 void scheduler::cancel_sleep(thread_state& ts) noexcept

@@ -70,16 +70,27 @@ std::uint32_t next_rng(std::uint32_t& s) noexcept
 
 } // namespace
 
-scheduler::scheduler(int concurrency_hint) : concurrency_hint_(concurrency_hint)
+namespace {
+std::size_t initial_slots(int concurrency_hint) noexcept
+{
+  return std::clamp<std::size_t>(concurrency_hint > 0 ? static_cast<std::size_t>(concurrency_hint)
+                                                      : std::max(1u, std::thread::hardware_concurrency()),
+                                 1, max_workers);
+}
+} // namespace
+
+scheduler::scheduler(int concurrency_hint)
+    : concurrency_hint_(concurrency_hint), timers_(initial_slots(concurrency_hint), steady_now())
 {
   for (auto& s : slots_)
     s.store(nullptr, std::memory_order_relaxed);
-  const std::size_t initial =
-      std::clamp<std::size_t>(concurrency_hint > 0 ? static_cast<std::size_t>(concurrency_hint)
-                                                   : std::max(1u, std::thread::hardware_concurrency()),
-                              1, max_workers);
+  const std::size_t initial = initial_slots(concurrency_hint);
   for (std::size_t i = 0; i < initial; ++i)
-    slots_[i].store(new worker_slot, std::memory_order_relaxed);
+  {
+    auto* s = new worker_slot;
+    s->index = i;
+    slots_[i].store(s, std::memory_order_relaxed);
+  }
   num_slots_.store(initial, std::memory_order_release);
 }
 
@@ -112,6 +123,7 @@ worker_slot* scheduler::claim_slot()
   if (m == max_workers)
     throw std::length_error("nanorun::runtime: too many threads inside run() at once");
   auto* s = new worker_slot;
+  s->index = m;
   s->owned.store(true, std::memory_order_relaxed);
   slots_[m].store(s, std::memory_order_relaxed);
   // Release: publishes the new slot pointer to thieves that load num_slots_.
@@ -180,6 +192,8 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
     operation* op = next_op(ts);
     if (!op)
     {
+      if (poll_timers(ts))
+        continue;
       if (!block)
         break;
       if (spin_for_work(ts))
@@ -254,6 +268,7 @@ operation* scheduler::next_op(thread_state& ts)
   if (--ts.until_injector == 0)
   {
     ts.until_injector = injector_interval;
+    poll_timers(ts);
     if (operation* op = pull_injector(ts))
       return op;
   }
@@ -510,6 +525,76 @@ void scheduler::stop_for_lack_of_work() noexcept
 {
   stopped_.store(true, std::memory_order_seq_cst);
   wake_all();
+}
+
+bool scheduler::poll_timers(thread_state& ts)
+{
+  const timer_ns earliest = timers_.earliest();
+  if (earliest == timer_never)
+    return false;
+  const timer_ns now = steady_now();
+  if (earliest > now)
+    return false;
+  op_queue fired;
+  timers_.expire(now, fired);
+  if (fired.empty())
+    return false; // a cascade, or another worker was first
+  while (operation* op = fired.pop())
+    push_local(ts, op);
+  if (threads_in_run_.load(std::memory_order_relaxed) > 1)
+    notify_one();
+  return true;
+}
+
+void scheduler::post_counted(op_queue& ops)
+{
+  if (ops.empty())
+    return;
+  thread_state* ts = this_thread_state;
+  if (ts && ts->sched == this)
+  {
+    while (operation* op = ops.pop())
+      push_local(*ts, op);
+    if (threads_in_run_.load(std::memory_order_relaxed) > 1)
+      notify_one();
+    return;
+  }
+  injector_.push_batch(ops);
+  notify_one();
+}
+
+std::size_t scheduler::timer_shard_hint() const noexcept
+{
+  thread_state* ts = this_thread_state;
+  if (ts && ts->sched == this)
+    return ts->slot->index;
+  // Relaxed: any spread will do.
+  return static_cast<std::size_t>(timer_thread_hint_.fetch_add(1, std::memory_order_relaxed));
+}
+
+void scheduler::timer_armed_earlier(timer_ns deadline) noexcept
+{
+  // SeqCst: the arming thread has stored the shard's next deadline; see TIMERS.
+  if (deadline >= driver_until_.load(std::memory_order_seq_cst))
+    return;
+  worker_slot* s = driver_slot_.load(std::memory_order_acquire);
+  if (!s)
+    return;
+  {
+    std::lock_guard plock(s->park_mutex);
+    s->notified = true;
+  }
+  s->park_cv.notify_one();
+}
+
+void scheduler::shutdown_timers() noexcept
+{
+  op_queue pending;
+  timers_.shutdown(pending);
+  // Destroying a handler may destroy a coroutine frame, its timers with it
+  // (which finds nothing left to cancel) and post more work (drained later).
+  while (operation* op = pending.pop())
+    op->destroy();
 }
 
 std::size_t scheduler::drain()

@@ -57,6 +57,22 @@
 // thread in run()), and on waking by timeout takes whatever sits in its peers'
 // LIFO slots. An idle runtime so costs one wake-up per second per extra thread.
 //
+// TIMERS (src/time/). The scheduler owns the runtime's timer queue. Any
+// worker fires due timers: every `injector_interval` handlers (one clock read),
+// whenever it runs out of work, and while it spins. One parked worker at a
+// time holds the driver role (driver_taken_): it sleeps no later than the
+// earliest timer deadline, published in driver_until_. Whoever arms a timer
+// earlier than driver_until_ wakes the driver (timer_armed_earlier). The
+// arming thread stores the shard's next deadline, then reads driver_until_;
+// the driver stores driver_until_, then reads every shard's next deadline;
+// all four are seq_cst, so one of the two sees the other. The futex behind a
+// condition variable sleeps up to the thread's timer slack (50 us) late, so
+// the driver wakes `timer_park_margin` early and spins the rest of the way;
+// that is what keeps timers as punctual as io_context's timerfd. Parked
+// workers without the role wake every `lifo_rescue_interval` while timers are
+// armed, so a driver that went back to work on a long handler delays timers
+// by that much at most.
+//
 // SHUTDOWN. stop() sets the stopped flag and wakes every sleeper; workers
 // leave at their next loop turn and leave queued work queued. drain() (called
 // by ~runtime, with no thread inside run) destroys every queued operation
@@ -65,6 +81,7 @@
 
 #include "executor/inject_queue.hpp"
 #include "executor/local_queue.hpp"
+#include "time/timer_queue.hpp"
 
 #include <nanorun/detail/config.hpp>
 #include <nanorun/detail/operation.hpp>
@@ -76,6 +93,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <vector>
 
@@ -92,6 +110,7 @@ struct worker_slot
   // stuck (see "THE LIFO SLOT" above).
   std::atomic<operation*> lifo{nullptr};
   std::atomic<bool> owned{false};        // exchange(acquire) to claim; store(release) to give back
+  std::size_t index = 0;                 // position in scheduler::slots_; fixed
   bool in_sleepers = false;              // guarded by scheduler::idle_mutex_
   std::mutex park_mutex;
   std::condition_variable park_cv;
@@ -163,6 +182,18 @@ public:
 
   std::size_t concurrency() const noexcept;
 
+  // Timers (see TIMERS above).
+  timer_queue& timers() noexcept { return timers_; }
+  // Which timer shard the calling thread should use for a new timer.
+  std::size_t timer_shard_hint() const noexcept;
+  // Queues operations whose outstanding work was counted when they started
+  // waiting (timer waits).
+  void post_counted(op_queue& ops);
+  // A timer was armed with a deadline that may be earlier than the driver's.
+  void timer_armed_earlier(timer_ns deadline) noexcept;
+  // Destroys every pending timer wait without running it (~runtime).
+  void shutdown_timers() noexcept;
+
 private:
   enum class park_result { resumed, stopped, timed_out };
 
@@ -178,10 +209,13 @@ private:
   void release_all_credit(thread_state& ts) noexcept;
   void stop_for_lack_of_work() noexcept;
   operation* rescue_lifo(thread_state& ts) noexcept;
+  bool poll_timers(thread_state& ts);
 
   // park.cpp
   bool spin_for_work(thread_state& ts) noexcept;
   park_result park(thread_state& ts, const steady_time* deadline);
+  bool take_driver(thread_state& ts, timer_ns& timer_deadline) noexcept;
+  void release_driver() noexcept;
   void cancel_sleep(thread_state& ts) noexcept;
   bool work_visible() const noexcept;
   void notify_one() noexcept;
@@ -210,6 +244,14 @@ private:
   std::atomic<worker_slot*> slots_[max_workers]; // published before num_slots_
   std::atomic<std::size_t> num_slots_{0};       // release on growth; acquire by readers
   int concurrency_hint_;
+
+  timer_queue timers_;
+  std::atomic<bool> driver_taken_{false};           // exchange(acquire) to take; store(release) to give back
+  std::atomic<worker_slot*> driver_slot_{nullptr};  // set by the driver before driver_until_
+  // The driver's wake-up time; the lowest value while nobody drives. SeqCst:
+  // see TIMERS.
+  std::atomic<timer_ns> driver_until_{std::numeric_limits<timer_ns>::min()};
+  mutable std::atomic<std::uint64_t> timer_thread_hint_{0}; // relaxed: spreads foreign threads' timers
 };
 
 } // namespace nanorun::detail

@@ -5,7 +5,8 @@
 // leaves nothing behind (io_context's, see asio#1245):
 //   1. shut down the services, newest first; they may destroy their pending
 //      operations, and destroying an awaitable handler posts the destruction
-//      of its coroutine frame back to us;
+//      of its coroutine frame back to us; then destroy every pending timer
+//      wait the same way;
 //   2. destroy every queued operation without invoking it, repeating until
 //      none is left (destroying one may post another);
 //   3. destroy the services;
@@ -28,8 +29,10 @@ runtime::~runtime()
 {
   impl_->stop();
   shutdown();
+  impl_->shutdown_timers();
   impl_->drain();
   destroy();
+  impl_->shutdown_timers();
   impl_->drain();
 }
 

@@ -37,6 +37,10 @@ inline constexpr std::chrono::milliseconds lifo_rescue_interval{10};
 // The same, for a worker that parked while every other worker was idle too.
 inline constexpr std::chrono::milliseconds lifo_rescue_interval_idle{1000};
 
+// How early the timer driver wakes from its futex before a timer deadline, to
+// spin the rest of the way (the kernel's default timer slack is 50 us).
+inline constexpr std::chrono::microseconds timer_park_margin{60};
+
 // Most threads that may be inside one runtime's run*() at once.
 inline constexpr std::size_t max_workers = 512;
 

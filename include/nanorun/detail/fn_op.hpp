@@ -42,42 +42,9 @@ public:
   }
 
 private:
-  static constexpr bool uses_cache = std::is_same_v<Allocator, std::allocator<void>>;
-  using rebound = typename std::allocator_traits<Allocator>::template rebind_alloc<fn_op>;
-
-  static void* allocate(const Allocator& a)
-  {
-    if constexpr (uses_cache)
-    {
-      (void)a;
-      if constexpr (alignof(fn_op) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__)
-        return allocate_op_memory(sizeof(fn_op));
-      else
-        return ::operator new(sizeof(fn_op), std::align_val_t{alignof(fn_op)});
-    }
-    else
-    {
-      rebound r(a);
-      return std::allocator_traits<rebound>::allocate(r, 1);
-    }
-  }
-
-  static void deallocate(const Allocator& a, void* p) noexcept
-  {
-    if constexpr (uses_cache)
-    {
-      (void)a;
-      if constexpr (alignof(fn_op) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__)
-        deallocate_op_memory(p, sizeof(fn_op));
-      else
-        ::operator delete(p, std::align_val_t{alignof(fn_op)});
-    }
-    else
-    {
-      rebound r(a);
-      std::allocator_traits<rebound>::deallocate(r, static_cast<fn_op*>(p), 1);
-    }
-  }
+  using memory = op_allocation<fn_op, Allocator>;
+  static void* allocate(const Allocator& a) { return memory::allocate(a); }
+  static void deallocate(const Allocator& a, void* p) noexcept { memory::deallocate(a, p); }
 
   static void do_complete(operation* base, bool invoke)
   {

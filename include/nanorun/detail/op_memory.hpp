@@ -13,7 +13,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
+#include <type_traits>
 
 namespace nanorun::detail {
 
@@ -76,6 +78,49 @@ inline void deallocate_op_memory(void* p, std::size_t n) noexcept
   }
   ::operator delete(p);
 }
+
+// Memory for one operation object of type Op, from the handler's associated
+// allocator, or from the per-thread cache when that is std::allocator.
+template <class Op, class Allocator>
+struct op_allocation
+{
+  static constexpr bool uses_cache = std::is_same_v<Allocator, std::allocator<void>>;
+  using rebound = typename std::allocator_traits<Allocator>::template rebind_alloc<Op>;
+
+  static void* allocate(const Allocator& a)
+  {
+    if constexpr (uses_cache)
+    {
+      (void)a;
+      if constexpr (alignof(Op) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__)
+        return allocate_op_memory(sizeof(Op));
+      else
+        return ::operator new(sizeof(Op), std::align_val_t{alignof(Op)});
+    }
+    else
+    {
+      rebound r(a);
+      return std::allocator_traits<rebound>::allocate(r, 1);
+    }
+  }
+
+  static void deallocate(const Allocator& a, void* p) noexcept
+  {
+    if constexpr (uses_cache)
+    {
+      (void)a;
+      if constexpr (alignof(Op) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__)
+        deallocate_op_memory(p, sizeof(Op));
+      else
+        ::operator delete(p, std::align_val_t{alignof(Op)});
+    }
+    else
+    {
+      rebound r(a);
+      std::allocator_traits<rebound>::deallocate(r, static_cast<Op*>(p), 1);
+    }
+  }
+};
 
 // A standard allocator over the same per-thread cache, for the small objects
 // every spawned task needs (its join state).

@@ -1,0 +1,325 @@
+// nanorun::basic_waitable_timer: Asio's waitable timer, on nanorun's wheel.
+#pragma once
+
+#include <nanorun/detail/runtime_service.hpp>
+#include <nanorun/detail/timer_op.hpp>
+#include <nanorun/detail/timer_wait_handler.hpp>
+#include <nanorun/runtime.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/execution/executor.hpp>
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/query.hpp>
+#include <boost/asio/wait_traits.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+namespace nanorun {
+
+namespace detail {
+template <class Executor>
+boost::asio::execution_context& context_of(const Executor& ex)
+{
+  if constexpr (boost::asio::execution::is_executor<Executor>::value)
+    return boost::asio::query(ex, boost::asio::execution::context);
+  else
+    return ex.context();
+}
+
+// The runtime behind ex; throws if there is none.
+template <class Executor>
+runtime& runtime_of_executor(const Executor& ex, const char* what)
+{
+  if (runtime* rt = find_runtime(context_of(ex)))
+    return *rt;
+  throw std::invalid_argument(std::string(what) +
+                              ": the executor's execution context is not a nanorun::runtime (nanorun's I/O "
+                              "objects run only on nanorun; use boost::asio's for other contexts)");
+}
+} // namespace detail
+
+/// A waitable timer with the interface of boost::asio::basic_waitable_timer.
+/**
+ * Waits are kept in the runtime's hierarchical timer wheel (O(1) to arm and
+ * cancel) and fire at their exact deadline. The executor's execution context
+ * must be a nanorun::runtime; constructing a timer on anything else throws
+ * std::invalid_argument.
+ *
+ * @par Thread safety
+ * Distinct objects: safe. Shared objects: unsafe, as with Asio. Per-operation
+ * cancellation may be signalled from any thread.
+ */
+template <class Clock, class WaitTraits = boost::asio::wait_traits<Clock>,
+          class Executor = boost::asio::any_io_executor>
+class basic_waitable_timer
+{
+public:
+  using executor_type = Executor;
+  using clock_type = Clock;
+  using duration = typename Clock::duration;
+  using time_point = typename Clock::time_point;
+  using traits_type = WaitTraits;
+
+  /// Rebinds the timer type to another executor.
+  template <class Executor1>
+  struct rebind_executor
+  {
+    using other = basic_waitable_timer<Clock, WaitTraits, Executor1>;
+  };
+
+  /// Constructs a timer with no expiry set (expiry() is the clock's epoch).
+  explicit basic_waitable_timer(const executor_type& ex)
+      : executor_(ex), runtime_(&detail::runtime_of_executor(ex, "nanorun::basic_waitable_timer"))
+  {
+  }
+
+  /// Constructs a timer on ctx's executor.
+  template <class ExecutionContext>
+    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+  explicit basic_waitable_timer(ExecutionContext& ctx) : basic_waitable_timer(executor_type(ctx.get_executor()))
+  {
+  }
+
+  /// Constructs a timer that expires at `expiry_time`.
+  basic_waitable_timer(const executor_type& ex, const time_point& expiry_time) : basic_waitable_timer(ex)
+  {
+    expiry_ = expiry_time;
+  }
+
+  template <class ExecutionContext>
+    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+  basic_waitable_timer(ExecutionContext& ctx, const time_point& expiry_time)
+      : basic_waitable_timer(executor_type(ctx.get_executor()), expiry_time)
+  {
+  }
+
+  /// Constructs a timer that expires `expiry_time` from now.
+  basic_waitable_timer(const executor_type& ex, const duration& expiry_time) : basic_waitable_timer(ex)
+  {
+    expires_after(expiry_time);
+  }
+
+  template <class ExecutionContext>
+    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+  basic_waitable_timer(ExecutionContext& ctx, const duration& expiry_time)
+      : basic_waitable_timer(executor_type(ctx.get_executor()), expiry_time)
+  {
+  }
+
+  /// Moves a timer, pending waits included. The moved-from timer is as if
+  /// just constructed from the same executor.
+  basic_waitable_timer(basic_waitable_timer&& other) noexcept
+      : executor_(other.executor_), runtime_(other.runtime_), state_(std::exchange(other.state_, nullptr)),
+        expiry_(std::exchange(other.expiry_, time_point()))
+  {
+  }
+
+  template <class Executor1>
+    requires std::is_convertible_v<Executor1, Executor>
+  basic_waitable_timer(basic_waitable_timer<Clock, WaitTraits, Executor1>&& other)
+      : executor_(other.executor_), runtime_(other.runtime_), state_(std::exchange(other.state_, nullptr)),
+        expiry_(std::exchange(other.expiry_, time_point()))
+  {
+  }
+
+  basic_waitable_timer& operator=(basic_waitable_timer&& other) noexcept
+  {
+    if (this != &other)
+    {
+      detail::timer_destroy(state_);
+      executor_ = other.executor_;
+      runtime_ = other.runtime_;
+      state_ = std::exchange(other.state_, nullptr);
+      expiry_ = std::exchange(other.expiry_, time_point());
+    }
+    return *this;
+  }
+
+  /// Completes pending waits with operation_aborted (they run later, on
+  /// their executors).
+  ~basic_waitable_timer() { detail::timer_destroy(state_); }
+
+  basic_waitable_timer(const basic_waitable_timer&) = delete;
+  basic_waitable_timer& operator=(const basic_waitable_timer&) = delete;
+
+  executor_type get_executor() noexcept { return executor_; }
+
+  /// Completes every pending wait with operation_aborted.
+  /// @returns the number of waits cancelled.
+  std::size_t cancel() { return state_ ? detail::timer_cancel(state_, static_cast<std::size_t>(-1)) : 0; }
+
+  /// Completes the oldest pending wait with operation_aborted.
+  /// @returns 0 or 1.
+  std::size_t cancel_one() { return state_ ? detail::timer_cancel(state_, 1) : 0; }
+
+  /// The expiry time, as an absolute time.
+  time_point expiry() const { return expiry_; }
+
+  /// Sets the expiry time; pending waits complete with operation_aborted.
+  /// @returns the number of waits cancelled.
+  std::size_t expires_at(const time_point& expiry_time)
+  {
+    const std::size_t n = cancel();
+    expiry_ = expiry_time;
+    return n;
+  }
+
+  /// Sets the expiry time relative to now; pending waits complete with
+  /// operation_aborted. @returns the number of waits cancelled.
+  std::size_t expires_after(const duration& expiry_time) { return expires_at(add(Clock::now(), expiry_time)); }
+
+  /// Blocks the calling thread until the timer has expired.
+  void wait()
+  {
+    boost::system::error_code ec;
+    wait(ec);
+  }
+
+  void wait(boost::system::error_code& ec)
+  {
+    ec = {};
+    for (;;)
+    {
+      const duration left = wait_duration(expiry_);
+      if (left <= duration::zero())
+        return;
+      std::this_thread::sleep_for(left);
+    }
+  }
+
+  /// Starts an asynchronous wait for the timer to expire.
+  /**
+   * @param token the completion token; the completion signature is
+   * `void(boost::system::error_code)`.
+   *
+   * The wait never completes inside this call. It completes with success at
+   * the expiry time, or with operation_aborted if the timer is cancelled, its
+   * expiry changes or it is destroyed first.
+   *
+   * @par Per-Operation Cancellation
+   * terminal, partial and total cancellation all end the wait with
+   * operation_aborted.
+   */
+  template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code))
+                WaitToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_wait(WaitToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return boost::asio::async_initiate<WaitToken, void(boost::system::error_code)>(initiate_async_wait(this),
+                                                                                    token);
+  }
+
+private:
+  template <class, class, class>
+  friend class basic_waitable_timer;
+
+  class initiate_async_wait
+  {
+  public:
+    using executor_type = Executor;
+    explicit initiate_async_wait(basic_waitable_timer* self) noexcept : self_(self) {}
+    executor_type get_executor() const noexcept { return self_->executor_; }
+
+    template <class WaitHandler>
+    void operator()(WaitHandler&& handler) const
+    {
+      self_->start_wait(std::forward<WaitHandler>(handler));
+    }
+
+  private:
+    basic_waitable_timer* self_;
+  };
+
+  static time_point add(const time_point& t, const duration& d)
+  {
+    // Saturate rather than wrap: expires_after(duration::max()) means never.
+    if (d > duration::zero() && t.time_since_epoch() > duration::max() - d)
+      return time_point::max();
+    if (d < duration::zero() && t.time_since_epoch() < duration::min() - d)
+      return time_point::min();
+    return t + d;
+  }
+
+  // How long until t, as the wait traits see it. Subtracts with saturation
+  // (and then uses the traits' duration overload), as Asio's timer service
+  // does: the traits' time_point overload overflows for far expiries.
+  static duration wait_duration(const time_point& t)
+  {
+    const time_point now = Clock::now();
+    duration d;
+    if (t.time_since_epoch() >= duration::zero() && now.time_since_epoch() < duration::zero() &&
+        t.time_since_epoch() > duration::max() + now.time_since_epoch())
+      d = duration::max();
+    else if (t.time_since_epoch() < duration::zero() && now.time_since_epoch() > duration::zero() &&
+             t.time_since_epoch() < duration::min() + now.time_since_epoch())
+      d = duration::min();
+    else
+      d = t - now;
+    return WaitTraits::to_wait_duration(d);
+  }
+
+  static constexpr bool is_steady = std::is_same_v<Clock, std::chrono::steady_clock> &&
+                                    std::is_same_v<WaitTraits, boost::asio::wait_traits<Clock>>;
+
+  // The steady-clock deadline the wheel waits for.
+  std::int64_t steady_deadline() const
+  {
+    if constexpr (is_steady)
+      return detail::saturating_ns(expiry_.time_since_epoch());
+    else
+      return detail::saturating_add(detail::saturating_ns(std::chrono::steady_clock::now().time_since_epoch()),
+                                    detail::saturating_ns(wait_duration(expiry_)));
+  }
+
+  static std::int64_t remaining(std::int64_t expiry_ns)
+  {
+    const time_point t(std::chrono::duration_cast<duration>(std::chrono::nanoseconds(expiry_ns)));
+    return detail::saturating_ns(wait_duration(t));
+  }
+
+  template <class Handler>
+  void start_wait(Handler&& handler)
+  {
+    using op_type = detail::timer_wait_handler<std::decay_t<Handler>, Executor>;
+    if (!state_)
+      state_ = detail::timer_create(*runtime_);
+    op_type* op = op_type::create(std::forward<Handler>(handler), executor_);
+    auto slot = boost::asio::get_associated_cancellation_slot(op->handler());
+    if (slot.is_connected())
+      slot.template emplace<detail::timer_cancel_handler>(state_, op);
+    detail::timer_remaining_fn check = nullptr;
+    std::int64_t clock_expiry = 0;
+    if constexpr (!is_steady)
+    {
+      check = &basic_waitable_timer::remaining;
+      clock_expiry = detail::saturating_ns(expiry_.time_since_epoch());
+    }
+    try
+    {
+      detail::timer_wait(state_, op, steady_deadline(), check, clock_expiry);
+    }
+    catch (...)
+    {
+      if (slot.is_connected())
+        slot.clear();
+      op->destroy();
+      throw;
+    }
+  }
+
+  Executor executor_;
+  runtime* runtime_;
+  detail::timer_state* state_ = nullptr; // created on the first wait
+  time_point expiry_{};
+};
+
+} // namespace nanorun

@@ -1,0 +1,139 @@
+// The typed half of a timer wait: owns the handler, tracks work on the
+// handler's executor, and delivers the completion there.
+#pragma once
+
+#include <nanorun/detail/op_memory.hpp>
+#include <nanorun/detail/timer_op.hpp>
+
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/detail/bind_handler.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/prefer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace nanorun::detail {
+
+// Nanoseconds in d, clamped to what an int64 holds.
+template <class Rep, class Period>
+std::int64_t saturating_ns(const std::chrono::duration<Rep, Period>& d) noexcept
+{
+  using limits = std::numeric_limits<std::int64_t>;
+  using wide = std::chrono::duration<long double, std::nano>;
+  const long double n = std::chrono::duration_cast<wide>(d).count();
+  if (n >= static_cast<long double>(limits::max()))
+    return limits::max();
+  if (n <= static_cast<long double>(limits::min()))
+    return limits::min();
+  return static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+}
+
+inline std::int64_t saturating_add(std::int64_t a, std::int64_t b) noexcept
+{
+  std::int64_t r;
+  if (__builtin_add_overflow(a, b, &r))
+    return b > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+  return r;
+}
+
+// Installed in the handler's cancellation slot. It names its wait by key and
+// looks it up under the timer's lock, so a signal emitted after the wait
+// completed finds nothing and does nothing (as Asio's own timers do).
+class timer_cancel_handler
+{
+public:
+  timer_cancel_handler(timer_state* s, const timer_wait_op* key) noexcept : state_(s), key_(key) {}
+
+  void operator()(boost::asio::cancellation_type_t type) const noexcept
+  {
+    // A timer wait has no side effects, so all three kinds just end it.
+    using ct = boost::asio::cancellation_type;
+    if ((type & (ct::terminal | ct::partial | ct::total)) != ct::none)
+      timer_cancel_wait(state_, key_);
+  }
+
+private:
+  timer_state* state_;
+  const timer_wait_op* key_;
+};
+
+template <class Handler, class IoExecutor>
+class timer_wait_handler final : public timer_wait_op
+{
+public:
+  using allocator_type = boost::asio::associated_allocator_t<Handler>;
+  using handler_executor = boost::asio::associated_executor_t<Handler, IoExecutor>;
+  using tracked_executor = std::decay_t<decltype(boost::asio::prefer(
+      std::declval<const handler_executor&>(), boost::asio::execution::outstanding_work.tracked))>;
+
+  template <class H>
+  static timer_wait_handler* create(H&& h, const IoExecutor& io_ex)
+  {
+    allocator_type a = boost::asio::get_associated_allocator(h);
+    void* mem = memory::allocate(a);
+    try
+    {
+      return ::new (mem) timer_wait_handler(std::forward<H>(h), io_ex);
+    }
+    catch (...)
+    {
+      memory::deallocate(a, mem);
+      throw;
+    }
+  }
+
+  Handler& handler() noexcept { return handler_; }
+
+private:
+  using memory = op_allocation<timer_wait_handler, allocator_type>;
+
+  template <class H>
+  timer_wait_handler(H&& h, const IoExecutor& io_ex)
+      : timer_wait_op(&timer_wait_handler::do_complete), handler_(std::forward<H>(h))
+  {
+    // The runtime counts the pending wait itself. The handler's executor, if
+    // it is another one, is kept busy until the completion is delivered.
+    const handler_executor ex = boost::asio::get_associated_executor(handler_, io_ex);
+    if constexpr (std::is_same_v<handler_executor, IoExecutor>)
+    {
+      if (ex == io_ex)
+        return;
+    }
+    work_.emplace(boost::asio::prefer(ex, boost::asio::execution::outstanding_work.tracked));
+  }
+
+  static void do_complete(operation* base, bool invoke)
+  {
+    auto* self = static_cast<timer_wait_handler*>(base);
+    const boost::system::error_code ec = self->ec;
+    Handler h(std::move(self->handler_));
+    std::optional<tracked_executor> work(std::move(self->work_));
+    allocator_type a = boost::asio::get_associated_allocator(h);
+    // Free the op before the upcall: the handler may start the next wait.
+    self->~timer_wait_handler();
+    memory::deallocate(a, self);
+    if (!invoke)
+      return;
+    if (!work)
+    {
+      // Already on a worker of the I/O executor's runtime.
+      std::move(h)(ec);
+      return;
+    }
+    boost::asio::dispatch(*work, boost::asio::detail::bind_handler(std::move(h), ec));
+  }
+
+  Handler handler_;
+  std::optional<tracked_executor> work_;
+};
+
+} // namespace nanorun::detail

@@ -1,0 +1,213 @@
+// Sharded timer queue; the protocol is described in timer_queue.hpp.
+#include "time/timer_queue.hpp"
+
+#include <boost/asio/error.hpp>
+
+#include <algorithm>
+#include <mutex>
+#include <thread>
+
+namespace nanorun::detail {
+
+void spin_lock::lock() noexcept
+{
+  for (unsigned spins = 0;; ++spins)
+  {
+    // Acquire: pairs with unlock()'s release.
+    if (!locked_.exchange(true, std::memory_order_acquire))
+      return;
+    while (locked_.load(std::memory_order_relaxed))
+    {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+      // The holder may have been preempted (two cores, many threads): let
+      // it run rather than burn its time slice.
+      if (++spins > 64)
+        std::this_thread::yield();
+    }
+  }
+}
+
+timer_queue::timer_queue(std::size_t shards, timer_ns now)
+    : count_(std::clamp<std::size_t>(shards, 1, 16)),
+      shards_(std::make_unique<std::unique_ptr<timer_shard>[]>(count_))
+{
+  for (std::size_t i = 0; i < count_; ++i)
+    shards_[i] = std::make_unique<timer_shard>(now);
+}
+
+timer_queue::~timer_queue() = default;
+
+void timer_queue::publish(timer_shard& sh) noexcept
+{
+  // SeqCst: see PUBLISHING in timer_queue.hpp.
+  sh.next.store(sh.wheel.next_deadline(), std::memory_order_seq_cst);
+}
+
+timer_queue::wait_result timer_queue::wait(timer_state& s, timer_wait_op* op, timer_ns deadline, timer_ns now,
+                                           timer_remaining_fn remaining, std::int64_t clock_expiry)
+{
+  timer_shard& sh = *s.shard;
+  std::lock_guard lock(sh.lock);
+  if (sh.shut_down)
+    return wait_result::shut_down;
+  op->wait_next = nullptr;
+  if (s.first)
+  {
+    // Armed already, for the same expiry (changing it cancels the waiters):
+    // join them.
+    op->wait_prev = s.last;
+    s.last->wait_next = op;
+    s.last = op;
+    return wait_result::armed;
+  }
+  if (deadline <= now)
+    return wait_result::due;
+  if (sh.wheel.empty())
+  {
+    // Nothing to fire: bring the wheel's clock up to date, so the new entry
+    // is placed relative to now rather than to the last time it was used.
+    timer_entry_list none;
+    sh.wheel.advance(now, none);
+  }
+  s.deadline = deadline;
+  s.remaining = remaining;
+  s.clock_expiry = clock_expiry;
+  sh.wheel.insert(&s);
+  op->wait_prev = nullptr;
+  s.first = s.last = op;
+  const timer_ns before = sh.next.load(std::memory_order_relaxed);
+  if (deadline < before)
+  {
+    publish(sh);
+    return wait_result::armed_earlier;
+  }
+  return wait_result::armed;
+}
+
+void timer_queue::take_waiters(timer_state& s, std::size_t max, const boost::system::error_code& ec,
+                               op_queue& out)
+{
+  std::size_t n = 0;
+  while (s.first && n < max)
+  {
+    timer_wait_op* op = s.first;
+    s.first = op->wait_next;
+    op->wait_prev = op->wait_next = nullptr;
+    op->ec = ec;
+    out.push(op);
+    ++n;
+  }
+  if (s.first)
+    s.first->wait_prev = nullptr;
+  else
+    s.last = nullptr;
+}
+
+std::size_t timer_queue::cancel(timer_state& s, std::size_t max, op_queue& out)
+{
+  timer_shard& sh = *s.shard;
+  std::lock_guard lock(sh.lock);
+  const std::size_t before = out.size();
+  take_waiters(s, max, boost::asio::error::operation_aborted, out);
+  if (!s.first && s.armed())
+  {
+    // Leaving `next` early is harmless (an early wake-up), so only cancels
+    // that empty the wheel's head need to publish; publishing always is as cheap.
+    sh.wheel.remove(&s);
+    publish(sh);
+  }
+  return out.size() - before;
+}
+
+bool timer_queue::cancel_wait(timer_state& s, const timer_wait_op* key, op_queue& out) noexcept
+{
+  timer_shard& sh = *s.shard;
+  std::lock_guard lock(sh.lock);
+  // Found by key: the op may have completed and been freed already, so it is
+  // compared, never dereferenced, until it is found among the waiters.
+  timer_wait_op* op = s.first;
+  while (op && op != key)
+    op = op->wait_next;
+  if (!op)
+    return false;
+  if (op->wait_prev)
+    op->wait_prev->wait_next = op->wait_next;
+  else
+    s.first = op->wait_next;
+  if (op->wait_next)
+    op->wait_next->wait_prev = op->wait_prev;
+  else
+    s.last = op->wait_prev;
+  op->wait_prev = op->wait_next = nullptr;
+  op->ec = boost::asio::error::operation_aborted;
+  out.push(op);
+  if (!s.first && s.armed())
+  {
+    sh.wheel.remove(&s);
+    publish(sh);
+  }
+  return true;
+}
+
+std::size_t timer_queue::expire(timer_ns now, op_queue& out)
+{
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < count_; ++i)
+  {
+    timer_shard& sh = *shards_[i];
+    if (sh.next.load(std::memory_order_relaxed) > now)
+      continue;
+    std::lock_guard lock(sh.lock);
+    timer_entry_list fired;
+    sh.wheel.advance(now, fired);
+    while (timer_entry* e = fired.pop())
+    {
+      auto& s = static_cast<timer_state&>(*e);
+      if (s.remaining)
+      {
+        // A clock other than steady_clock: fire only once that clock agrees.
+        const std::int64_t left = s.remaining(s.clock_expiry);
+        if (left > 0)
+        {
+          s.deadline = now + left;
+          sh.wheel.insert(&s);
+          continue;
+        }
+      }
+      n += s.first ? 1 : 0;
+      take_waiters(s, static_cast<std::size_t>(-1), {}, out);
+    }
+    publish(sh);
+  }
+  return n;
+}
+
+timer_ns timer_queue::earliest() const noexcept
+{
+  timer_ns best = timer_never;
+  for (std::size_t i = 0; i < count_; ++i)
+    best = std::min(best, shards_[i]->next.load(std::memory_order_seq_cst));
+  return best;
+}
+
+void timer_queue::shutdown(op_queue& out)
+{
+  for (std::size_t i = 0; i < count_; ++i)
+  {
+    timer_shard& sh = *shards_[i];
+    std::lock_guard lock(sh.lock);
+    sh.shut_down = true;
+    // Everything armed is reachable through the wheel: drain it by firing
+    // "at the end of time", then hand the waiters over.
+    timer_entry_list all;
+    sh.wheel.advance(timer_never, all);
+    while (timer_entry* e = all.pop())
+      take_waiters(static_cast<timer_state&>(*e), static_cast<std::size_t>(-1),
+                   boost::asio::error::operation_aborted, out);
+    publish(sh);
+  }
+}
+
+} // namespace nanorun::detail

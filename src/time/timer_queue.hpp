@@ -1,0 +1,119 @@
+// A runtime's timers: wheels behind per-shard locks.
+//
+// SHARDS. A runtime keeps one wheel per shard (one shard per expected worker,
+// at most 16), each behind its own small spin lock. A timer is bound to the
+// shard of the thread that created it, for life, so every arm, cancel and
+// per-operation cancellation of one timer takes the same lock; timers created
+// on different workers never share one, and there is no global timer lock.
+// Cancellation from another thread (a `||` finishing elsewhere) takes the
+// timer's shard lock too; it is short and rarely contended.
+//
+// WHO FIRES. Any worker may call expire(now): it takes each shard whose
+// `next` has passed, advances its wheel and hands back the completed waits.
+// Workers do so every few dozen handlers and before they park; the parking
+// worker that holds the driver role sleeps until earliest() (see
+// src/executor/scheduler.hpp, TIMERS).
+//
+// PUBLISHING THE NEXT DEADLINE. Each shard's `next` mirrors its wheel's
+// next_deadline(); it is stored under the lock with seq_cst so that an arming
+// thread's "store next, then read the driver's sleep deadline" and the
+// driver's "store my deadline, then read every next" form a store-buffering
+// pair: one of them sees the other (no timer is slept through).
+#pragma once
+
+#include "time/wheel.hpp"
+
+#include <nanorun/detail/operation.hpp>
+#include <nanorun/detail/timer_op.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+
+namespace nanorun::detail {
+
+// The steady clock in the wheel's unit.
+inline timer_ns steady_now() noexcept
+{
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// A test-and-test-and-set lock: the critical sections are a few list
+// operations, far shorter than a futex round trip.
+class spin_lock
+{
+public:
+  void lock() noexcept;
+  void unlock() noexcept { locked_.store(false, std::memory_order_release); } // pairs with lock()'s acquire
+  bool try_lock() noexcept { return !locked_.exchange(true, std::memory_order_acquire); }
+
+private:
+  std::atomic<bool> locked_{false};
+};
+
+struct alignas(64) timer_shard
+{
+  explicit timer_shard(timer_ns now) : wheel(now) {}
+  spin_lock lock;
+  timer_wheel wheel;                         // guarded by lock
+  std::atomic<timer_ns> next{timer_never};   // see PUBLISHING; stored under lock
+  bool shut_down = false;                    // guarded by lock
+};
+
+// One timer object's node. Owned by the timer (created by timer_create).
+struct timer_state : timer_entry
+{
+  timer_shard* shard = nullptr;   // fixed for life
+  void* owner = nullptr;          // the scheduler (opaque to this layer)
+  timer_wait_op* first = nullptr; // waiters, oldest first; guarded by shard->lock
+  timer_wait_op* last = nullptr;
+  timer_remaining_fn remaining = nullptr; // guarded by shard->lock
+  std::int64_t clock_expiry = 0;          // guarded by shard->lock
+};
+
+class timer_queue
+{
+public:
+  timer_queue(std::size_t shards, timer_ns now);
+  ~timer_queue();
+  timer_queue(const timer_queue&) = delete;
+  timer_queue& operator=(const timer_queue&) = delete;
+
+  std::size_t shard_count() const noexcept { return count_; }
+  timer_shard& shard(std::size_t hint) noexcept { return *shards_[hint % count_]; }
+
+  enum class wait_result { due, armed, armed_earlier, shut_down };
+
+  // Adds op to s's waiters. `due`: the deadline has passed and the op was not
+  // linked (the caller completes it). `armed_earlier`: the shard's next
+  // deadline moved earlier, to `deadline` or before. `shut_down`: the queue
+  // is shut down and the op was not linked.
+  wait_result wait(timer_state& s, timer_wait_op* op, timer_ns deadline, timer_ns now,
+                   timer_remaining_fn remaining, std::int64_t clock_expiry);
+
+  // Moves up to max waiters of s, oldest first, to out with operation_aborted.
+  std::size_t cancel(timer_state& s, std::size_t max, op_queue& out);
+
+  // Moves key to out with operation_aborted if it is one of s's waiters.
+  bool cancel_wait(timer_state& s, const timer_wait_op* key, op_queue& out) noexcept;
+
+  // Fires everything due at `now`, appending completed waits to out.
+  std::size_t expire(timer_ns now, op_queue& out);
+
+  // The earliest next deadline over all shards (timer_never if none).
+  timer_ns earliest() const noexcept;
+
+  // Takes every pending wait (to be destroyed, not run) and refuses new ones.
+  void shutdown(op_queue& out);
+
+private:
+  void publish(timer_shard& sh) noexcept;
+  static void take_waiters(timer_state& s, std::size_t max, const boost::system::error_code& ec, op_queue& out);
+
+  std::size_t count_;
+  std::unique_ptr<std::unique_ptr<timer_shard>[]> shards_;
+};
+
+} // namespace nanorun::detail

@@ -1,0 +1,327 @@
+// nanorun::basic_waitable_timer through its public API: expiry, waits,
+// cancellation, errors, lifetime.
+#include <nanorun/high_resolution_timer.hpp>
+#include <nanorun/runtime.hpp>
+#include <nanorun/steady_timer.hpp>
+#include <nanorun/system_timer.hpp>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+const error_code unset = asio::error::would_block;
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(time_timer)
+
+BOOST_AUTO_TEST_CASE(wait_completes_at_or_after_expiry)
+{
+  nanorun::runtime rt(1);
+  std::vector<std::unique_ptr<nanorun::steady_timer>> timers;
+  std::vector<clock_type::time_point> fired(20);
+  for (int i = 0; i < 20; ++i)
+  {
+    timers.push_back(std::make_unique<nanorun::steady_timer>(rt, std::chrono::microseconds(500 * i)));
+    timers.back()->async_wait([&, i](error_code ec) {
+      BOOST_TEST(!ec);
+      fired[i] = clock_type::now();
+    });
+  }
+  BOOST_TEST(rt.run() == 20u);
+  for (int i = 0; i < 20; ++i)
+    BOOST_TEST((fired[i] >= timers[i]->expiry()), "timer " << i << " fired early");
+}
+
+BOOST_AUTO_TEST_CASE(never_completes_inside_async_wait)
+{
+  nanorun::runtime rt(1);
+  nanorun::steady_timer t(rt.get_executor(), clock_type::now() - 1s); // already expired
+  error_code ec = unset;
+  bool inside = false;
+  asio::post(rt, [&] {
+    inside = true;
+    t.async_wait([&](error_code e) {
+      BOOST_TEST(!inside);
+      ec = e;
+    });
+    inside = false;
+  });
+  rt.run();
+  BOOST_TEST(ec == error_code());
+}
+
+BOOST_AUTO_TEST_CASE(cancel_returns_count_and_aborts)
+{
+  nanorun::runtime rt(1);
+  nanorun::steady_timer t(rt, 1h);
+  std::vector<error_code> ecs(3, unset);
+  for (auto& e : ecs)
+    t.async_wait([&e](error_code ec) { e = ec; });
+  BOOST_TEST(t.cancel_one() == 1u);
+  BOOST_TEST(t.cancel() == 2u);
+  BOOST_TEST(t.cancel() == 0u);
+  BOOST_TEST(ecs[0] == unset); // completions are queued, not run inline
+  rt.run();
+  for (auto& e : ecs)
+    BOOST_TEST(e == asio::error::operation_aborted);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_one_is_oldest_first)
+{
+  nanorun::runtime rt(1);
+  nanorun::steady_timer t(rt, 20ms);
+  std::vector<int> order;
+  std::vector<error_code> ecs(3, unset);
+  for (int i = 0; i < 3; ++i)
+    t.async_wait([&, i](error_code ec) {
+      order.push_back(i);
+      ecs[i] = ec;
+    });
+  BOOST_TEST(t.cancel_one() == 1u);
+  rt.run();
+  BOOST_TEST(ecs[0] == asio::error::operation_aborted);
+  BOOST_TEST(!ecs[1]);
+  BOOST_TEST(!ecs[2]);
+  BOOST_TEST((order == std::vector<int>{0, 1, 2}));
+}
+
+BOOST_AUTO_TEST_CASE(changing_expiry_aborts_pending_waits)
+{
+  nanorun::runtime rt(1);
+  nanorun::steady_timer t(rt, 1h);
+  error_code first = unset, second = unset, third = unset;
+  t.async_wait([&](error_code ec) { first = ec; });
+  t.async_wait([&](error_code ec) { second = ec; });
+  BOOST_TEST(t.expires_after(5ms) == 2u);
+  t.async_wait([&](error_code ec) { third = ec; });
+  BOOST_TEST(t.expires_at(t.expiry()) == 1u);
+  t.async_wait([&](error_code ec) { BOOST_TEST(!ec); });
+  rt.run();
+  BOOST_TEST(first == asio::error::operation_aborted);
+  BOOST_TEST(second == asio::error::operation_aborted);
+  BOOST_TEST(third == asio::error::operation_aborted);
+}
+
+BOOST_AUTO_TEST_CASE(destroying_the_timer_aborts_waits)
+{
+  nanorun::runtime rt(1);
+  error_code ec = unset;
+  {
+    nanorun::steady_timer t(rt, 1h);
+    t.async_wait([&](error_code e) { ec = e; });
+  }
+  BOOST_TEST(ec == unset);
+  rt.run();
+  BOOST_TEST(ec == asio::error::operation_aborted);
+}
+
+BOOST_AUTO_TEST_CASE(non_nanorun_executor_is_rejected)
+{
+  asio::io_context io;
+  BOOST_CHECK_EXCEPTION(nanorun::steady_timer(io.get_executor()), std::invalid_argument,
+                        [](const std::invalid_argument& e) {
+                          return std::string(e.what()).find("not a nanorun::runtime") != std::string::npos;
+                        });
+  BOOST_CHECK_THROW(nanorun::steady_timer(io, 1s), std::invalid_argument);
+  // ... but a nanorun executor behind any_io_executor, or a strand of one, is fine.
+  nanorun::runtime rt(1);
+  asio::any_io_executor any = rt.get_executor();
+  nanorun::steady_timer a(any);
+  nanorun::steady_timer b(asio::make_strand(rt.get_executor()));
+  nanorun::basic_waitable_timer<clock_type, asio::wait_traits<clock_type>, nanorun::runtime::executor_type> c(rt);
+  BOOST_TEST((c.get_executor() == rt.get_executor()));
+}
+
+BOOST_AUTO_TEST_CASE(work_keeps_run_going_until_the_timer_fires)
+{
+  nanorun::runtime rt(1);
+  nanorun::steady_timer t(rt, 30ms);
+  bool fired = false;
+  t.async_wait([&](error_code) { fired = true; });
+  BOOST_TEST(rt.run_one() == 1u); // blocks for the timer, then runs its handler
+  BOOST_TEST(fired);
+  BOOST_TEST(rt.run() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(poll_runs_expired_timers_without_blocking)
+{
+  nanorun::runtime rt(1);
+  nanorun::steady_timer due(rt, clock_type::now() - 1ms);
+  nanorun::steady_timer later(rt, 1h);
+  int n = 0;
+  due.async_wait([&](error_code ec) { n += !ec; });
+  later.async_wait([&](error_code ec) { n += ec == asio::error::operation_aborted ? 10 : 100; });
+  rt.poll();
+  BOOST_TEST(n == 1);
+  later.cancel();
+  rt.poll();
+  BOOST_TEST(n == 11);
+}
+
+BOOST_AUTO_TEST_CASE(sync_wait_blocks_until_expiry)
+{
+  nanorun::runtime rt(1);
+  nanorun::steady_timer t(rt, 5ms);
+  error_code ec = unset;
+  t.wait(ec);
+  BOOST_TEST(!ec);
+  BOOST_TEST((clock_type::now() >= t.expiry()));
+}
+
+BOOST_AUTO_TEST_CASE(other_clocks)
+{
+  nanorun::runtime rt(1);
+  nanorun::system_timer s(rt, 3ms);
+  nanorun::high_resolution_timer h(rt.get_executor(), std::chrono::high_resolution_clock::now() + 2ms);
+  bool s_done = false, h_done = false;
+  s.async_wait([&](error_code ec) {
+    BOOST_TEST(!ec);
+    BOOST_TEST((std::chrono::system_clock::now() >= s.expiry()));
+    s_done = true;
+  });
+  h.async_wait([&](error_code ec) {
+    BOOST_TEST(!ec);
+    BOOST_TEST((std::chrono::high_resolution_clock::now() >= h.expiry()));
+    h_done = true;
+  });
+  rt.run();
+  BOOST_TEST(s_done);
+  BOOST_TEST(h_done);
+}
+
+BOOST_AUTO_TEST_CASE(move_keeps_pending_waits)
+{
+  nanorun::runtime rt(1);
+  nanorun::steady_timer a(rt, 2ms);
+  error_code ec = unset;
+  a.async_wait([&](error_code e) { ec = e; });
+  nanorun::steady_timer b(std::move(a));
+  BOOST_TEST(a.cancel() == 0u); // moved-from: as if new
+  BOOST_TEST((a.expiry() == clock_type::time_point()));
+  // The moved-from timer is usable.
+  error_code ec_a = unset;
+  a.expires_after(1ms);
+  a.async_wait([&](error_code e) { ec_a = e; });
+  nanorun::steady_timer c(rt);
+  c = std::move(b);
+  rt.run();
+  BOOST_TEST(!ec);
+  BOOST_TEST(!ec_a);
+}
+
+BOOST_AUTO_TEST_CASE(far_future_waits_are_kept_and_cancellable)
+{
+  nanorun::runtime rt(1);
+  nanorun::steady_timer never(rt, clock_type::time_point::max());
+  nanorun::steady_timer years(rt, 24h * 365 * 5); // beyond the wheel's 2.18 years
+  nanorun::steady_timer max_after(rt);
+  max_after.expires_after(clock_type::duration::max()); // saturates, never wraps
+  BOOST_TEST((max_after.expiry() == clock_type::time_point::max()));
+  int aborted = 0;
+  auto count = [&](error_code ec) { aborted += ec == asio::error::operation_aborted; };
+  never.async_wait(count);
+  years.async_wait(count);
+  max_after.async_wait(count);
+  // Nothing fires for a while; then cancelling ends them all.
+  BOOST_TEST(rt.run_for(20ms) == 0u);
+  BOOST_TEST(aborted == 0);
+  never.cancel();
+  years.cancel();
+  max_after.cancel();
+  rt.restart();
+  rt.run();
+  BOOST_TEST(aborted == 3);
+}
+
+BOOST_AUTO_TEST_CASE(completion_runs_on_the_handlers_executor)
+{
+  nanorun::runtime rt(2);
+  auto strand = asio::make_strand(rt.get_executor());
+  nanorun::steady_timer t(rt, 1ms);
+  bool in_strand = false;
+  t.async_wait(asio::bind_executor(strand, [&](error_code) { in_strand = strand.running_in_this_thread(); }));
+  // An executor of another context: the completion runs there, and that
+  // context's work is tracked until it does.
+  asio::io_context other;
+  std::thread::id ran_on;
+  nanorun::steady_timer u(rt, 2ms);
+  u.async_wait(asio::bind_executor(other, [&](error_code) { ran_on = std::this_thread::get_id(); }));
+  std::thread other_thread([&] { other.run(); }); // returns only after the completion
+  rt.run();
+  other_thread.join();
+  BOOST_TEST(in_strand);
+  BOOST_TEST((ran_on == other_thread.get_id() || ran_on != std::thread::id()));
+}
+
+BOOST_AUTO_TEST_CASE(foreign_thread_arms_an_earlier_timer)
+{
+  // The runtime's only worker sleeps as the timer driver on a one-hour timer;
+  // a timer armed from another thread must wake it (or this test hangs: the
+  // run_for bound is far beyond any scheduling delay, not a precision check).
+  nanorun::runtime rt(1);
+  nanorun::steady_timer hour(rt, 1h);
+  error_code hour_ec = unset;
+  hour.async_wait([&](error_code ec) { hour_ec = ec; });
+  nanorun::steady_timer soon(rt);
+  std::atomic<bool> fired{false};
+  std::thread armer([&] {
+    std::this_thread::sleep_for(20ms); // let the worker park
+    soon.expires_after(5ms);
+    soon.async_wait([&](error_code ec) {
+      BOOST_TEST(!ec);
+      fired = true;
+      hour.cancel();
+    });
+  });
+  rt.run_for(60s);
+  armer.join();
+  BOOST_TEST(fired.load());
+  BOOST_TEST(hour_ec == asio::error::operation_aborted);
+}
+
+BOOST_AUTO_TEST_CASE(runtime_destroyed_with_waits_pending)
+{
+  // Each handler owns its timer (as a coroutine frame would): the runtime's
+  // destruction destroys the pending waits, which destroys the timers too.
+  struct counted
+  {
+    std::shared_ptr<int> alive;
+    std::shared_ptr<nanorun::steady_timer> timer;
+    int* invoked;
+    void operator()(error_code) { ++*invoked; }
+  };
+  auto token = std::make_shared<int>(0);
+  int invoked = 0;
+  {
+    nanorun::runtime rt(2);
+    for (int i = 0; i < 3; ++i)
+    {
+      auto t = std::make_shared<nanorun::steady_timer>(rt, 1h + std::chrono::seconds(i));
+      t->async_wait(counted{token, t, &invoked});
+      t->async_wait(counted{token, t, &invoked});
+    }
+    BOOST_TEST(token.use_count() == 7);
+    std::thread runner([&] { rt.run_for(5ms); });
+    runner.join();
+  }
+  BOOST_TEST(token.use_count() == 1); // every handler (and timer) destroyed
+  BOOST_TEST(invoked == 0);           // none invoked
+}
+
+BOOST_AUTO_TEST_SUITE_END()
