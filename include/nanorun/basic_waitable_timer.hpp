@@ -79,7 +79,8 @@ public:
 
   /// Constructs a timer with no expiry set (expiry() is the clock's epoch).
   explicit basic_waitable_timer(const executor_type& ex)
-      : executor_(ex), runtime_(&detail::runtime_of_executor(ex, "nanorun::basic_waitable_timer"))
+      : executor_(ex), runtime_(&detail::runtime_of_executor(ex, "nanorun::basic_waitable_timer")),
+        state_(detail::timer_create(*runtime_))
   {
   }
 
@@ -318,7 +319,7 @@ private:
 
   Executor executor_;
   runtime* runtime_;
-  detail::timer_state* state_ = nullptr; // created on the first wait
+  detail::timer_state* state_ = nullptr; // null after a move, until the next wait
   time_point expiry_{};
 };
 

@@ -108,6 +108,8 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
     cpu_relax();
     if (work_visible() || ts.is_done())
       return true;
+    if (i % 256 == 0)
+      timers_.prepare(timer_stage_budget);
     if (i % 32 == 0)
     {
       const timer_ns now = steady_now();
@@ -126,6 +128,12 @@ bool scheduler::take_driver(thread_state& ts, timer_ns& timer_deadline) noexcept
   if (driver_taken_.load(std::memory_order_relaxed) || driver_taken_.exchange(true, std::memory_order_acquire))
     return false;
   driver_slot_.store(ts.slot, std::memory_order_release);
+  timer_deadline = publish_driver_deadline();
+  return true;
+}
+
+timer_ns scheduler::publish_driver_deadline() noexcept
+{
   // SeqCst store, then seq_cst loads of every shard's next: see TIMERS.
   timer_ns until = timers_.earliest();
   for (;;)
@@ -136,8 +144,7 @@ bool scheduler::take_driver(thread_state& ts, timer_ns& timer_deadline) noexcept
       break;
     until = again;
   }
-  timer_deadline = until;
-  return true;
+  return until;
 }
 
 void scheduler::release_driver() noexcept
@@ -173,6 +180,16 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
 
   timer_ns timer_deadline = timer_never;
   const bool driver = take_driver(ts, timer_deadline);
+  if (driver && timer_deadline != timer_never)
+  {
+    // About to sleep anyway: stage what can be staged before the deadline.
+    const timer_ns margin_ns = std::chrono::nanoseconds(timer_park_margin).count();
+    bool staged = false;
+    while (timer_deadline - steady_now() > 2 * margin_ns && timers_.prepare(4 * timer_stage_budget))
+      staged = true;
+    if (staged)
+      timer_deadline = publish_driver_deadline();
+  }
   if (driver && timer_deadline != timer_never &&
       timer_deadline - steady_now() <= std::chrono::nanoseconds(timer_park_margin).count())
   {

@@ -534,14 +534,21 @@ bool scheduler::poll_timers(thread_state& ts)
     return false;
   const timer_ns now = steady_now();
   if (earliest > now)
+  {
+    // A moment to spare: stage a little of the next 64 ms.
+    timers_.prepare(timer_stage_budget);
     return false;
+  }
   op_queue fired;
   timers_.expire(now, fired);
   if (fired.empty())
     return false; // a cascade, or another worker was first
+  const bool several = fired.size() > 1;
   while (operation* op = fired.pop())
     push_local(ts, op);
-  if (threads_in_run_.load(std::memory_order_relaxed) > 1)
+  // One completion is for this worker, which is about to run it; waking a
+  // peer would only put a futex call between the deadline and the handler.
+  if (several && threads_in_run_.load(std::memory_order_relaxed) > 1)
     notify_one();
   return true;
 }

@@ -215,6 +215,7 @@ private:
   bool spin_for_work(thread_state& ts) noexcept;
   park_result park(thread_state& ts, const steady_time* deadline);
   bool take_driver(thread_state& ts, timer_ns& timer_deadline) noexcept;
+  timer_ns publish_driver_deadline() noexcept;
   void release_driver() noexcept;
   void cancel_sleep(thread_state& ts) noexcept;
   bool work_visible() const noexcept;

@@ -44,11 +44,10 @@ void timer_wait(timer_state* s, timer_wait_op* op, std::int64_t deadline, timer_
 {
   scheduler& sched = owner_of(s);
   sched.work_started();
-  const timer_ns now = steady_now();
   timer_queue::wait_result r;
   try
   {
-    r = sched.timers().wait(*s, op, deadline, now, remaining, clock_expiry);
+    r = sched.timers().wait(*s, op, deadline, remaining, clock_expiry);
   }
   catch (...)
   {
@@ -62,9 +61,6 @@ void timer_wait(timer_state* s, timer_wait_op* op, std::int64_t deadline, timer_
   case timer_queue::wait_result::armed_earlier:
     sched.timer_armed_earlier(deadline);
     return;
-  case timer_queue::wait_result::due:
-    op->ec = {};
-    break;
   case timer_queue::wait_result::shut_down:
     // The runtime is being destroyed: queue it, to be destroyed unrun.
     op->ec = boost::asio::error::operation_aborted;

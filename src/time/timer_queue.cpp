@@ -45,7 +45,7 @@ void timer_queue::publish(timer_shard& sh) noexcept
   sh.next.store(sh.wheel.next_deadline(), std::memory_order_seq_cst);
 }
 
-timer_queue::wait_result timer_queue::wait(timer_state& s, timer_wait_op* op, timer_ns deadline, timer_ns now,
+timer_queue::wait_result timer_queue::wait(timer_state& s, timer_wait_op* op, timer_ns deadline,
                                            timer_remaining_fn remaining, std::int64_t clock_expiry)
 {
   timer_shard& sh = *s.shard;
@@ -62,14 +62,12 @@ timer_queue::wait_result timer_queue::wait(timer_state& s, timer_wait_op* op, ti
     s.last = op;
     return wait_result::armed;
   }
-  if (deadline <= now)
-    return wait_result::due;
   if (sh.wheel.empty())
   {
     // Nothing to fire: bring the wheel's clock up to date, so the new entry
     // is placed relative to now rather than to the last time it was used.
     timer_entry_list none;
-    sh.wheel.advance(now, none);
+    sh.wheel.advance(steady_now(), none);
   }
   s.deadline = deadline;
   s.remaining = remaining;
@@ -182,6 +180,21 @@ std::size_t timer_queue::expire(timer_ns now, op_queue& out)
     publish(sh);
   }
   return n;
+}
+
+bool timer_queue::prepare(std::size_t budget) noexcept
+{
+  bool more = false;
+  for (std::size_t i = 0; i < count_; ++i)
+  {
+    timer_shard& sh = *shards_[i];
+    if (sh.next.load(std::memory_order_relaxed) == timer_never || !sh.lock.try_lock())
+      continue;
+    more |= sh.wheel.prepare(budget);
+    publish(sh); // staging can only move the next deadline later
+    sh.lock.unlock();
+  }
+  return more;
 }
 
 timer_ns timer_queue::earliest() const noexcept

@@ -84,14 +84,14 @@ public:
   std::size_t shard_count() const noexcept { return count_; }
   timer_shard& shard(std::size_t hint) noexcept { return *shards_[hint % count_]; }
 
-  enum class wait_result { due, armed, armed_earlier, shut_down };
+  enum class wait_result { armed, armed_earlier, shut_down };
 
-  // Adds op to s's waiters. `due`: the deadline has passed and the op was not
-  // linked (the caller completes it). `armed_earlier`: the shard's next
-  // deadline moved earlier, to `deadline` or before. `shut_down`: the queue
-  // is shut down and the op was not linked.
-  wait_result wait(timer_state& s, timer_wait_op* op, timer_ns deadline, timer_ns now,
-                   timer_remaining_fn remaining, std::int64_t clock_expiry);
+  // Adds op to s's waiters. `armed_earlier`: the shard's next deadline moved
+  // earlier, to `deadline` or before (a deadline already past is fired by
+  // the next expire()). `shut_down`: the queue is shut down and the op was
+  // not linked. Reads no clock unless the shard was empty.
+  wait_result wait(timer_state& s, timer_wait_op* op, timer_ns deadline, timer_remaining_fn remaining,
+                   std::int64_t clock_expiry);
 
   // Moves up to max waiters of s, oldest first, to out with operation_aborted.
   std::size_t cancel(timer_state& s, std::size_t max, op_queue& out);
@@ -101,6 +101,11 @@ public:
 
   // Fires everything due at `now`, appending completed waits to out.
   std::size_t expire(timer_ns now, op_queue& out);
+
+  // Stages entries of the coming 64 ms (see STAGING in wheel.hpp) in shards
+  // whose lock is free, at most `budget` per shard. Returns true if any shard
+  // has more to stage.
+  bool prepare(std::size_t budget) noexcept;
 
   // The earliest next deadline over all shards (timer_never if none).
   timer_ns earliest() const noexcept;

@@ -60,10 +60,54 @@ void timer_wheel::place(timer_entry* e)
     return;
   }
   const unsigned slot = static_cast<unsigned>(t >> (level * slot_bits)) & (slots - 1);
-  list_push(slots_[level][slot], e);
-  occupied_[level] |= std::uint64_t{1} << slot;
-  e->index = level * slots + slot;
+  link(level == 0 ? bank_ : level, slot, e);
+}
+
+void timer_wheel::link(unsigned row, unsigned slot, timer_entry* e) noexcept
+{
+  list_push(slots_[row][slot], e);
+  occupied_[row] |= std::uint64_t{1} << slot;
+  e->index = row * slots + slot;
   e->where = timer_entry::place::slot;
+}
+
+void timer_wheel::set_elapsed(tick_t t) noexcept
+{
+  if (t >= staged_block_)
+  {
+    // The current bank is empty: all of its ticks came before the staged
+    // block, and time only gets here after firing them.
+    assert(occupied_[bank_] == 0);
+    bank_ = bank_ == 0 ? levels : 0;
+    staged_block_ = ~tick_t{0};
+  }
+  elapsed_ = t;
+}
+
+bool timer_wheel::prepare(std::size_t budget) noexcept
+{
+  const tick_t block = (elapsed_ | (slots - 1)) + 1;
+  // The next block's entries sit in one level-1 slot only while that block
+  // is inside the current level-2 slot; otherwise they are higher up, and
+  // cascade as usual (once every 4 s).
+  if ((block >> (2 * slot_bits)) != (elapsed_ >> (2 * slot_bits)))
+    return false;
+  const unsigned from = static_cast<unsigned>(block >> slot_bits) & (slots - 1);
+  if (!(occupied_[1] & (std::uint64_t{1} << from)))
+    return false;
+  assert(staged_block_ == ~tick_t{0} || staged_block_ == block);
+  staged_block_ = block;
+  const unsigned spare = bank_ == 0 ? levels : 0;
+  for (; budget && slots_[1][from]; --budget)
+  {
+    timer_entry* e = slots_[1][from];
+    list_unlink(slots_[1][from], e);
+    link(spare, static_cast<unsigned>(tick_of(e->deadline)) & (slots - 1), e);
+  }
+  if (slots_[1][from])
+    return true;
+  occupied_[1] &= ~(std::uint64_t{1} << from);
+  return false;
 }
 
 void timer_wheel::remove(timer_entry* e) noexcept
@@ -71,11 +115,11 @@ void timer_wheel::remove(timer_entry* e) noexcept
   switch (e->where)
   {
   case timer_entry::place::slot: {
-    const unsigned level = e->index / slots;
+    const unsigned row = e->index / slots;
     const unsigned slot = e->index % slots;
-    list_unlink(slots_[level][slot], e);
-    if (!slots_[level][slot])
-      occupied_[level] &= ~(std::uint64_t{1} << slot);
+    list_unlink(slots_[row][slot], e);
+    if (!slots_[row][slot])
+      occupied_[row] &= ~(std::uint64_t{1} << slot);
     break;
   }
   case timer_entry::place::near:
@@ -93,23 +137,31 @@ void timer_wheel::remove(timer_entry* e) noexcept
   --size_;
 }
 
-timer_wheel::tick_t timer_wheel::next_slot_tick(unsigned& level, unsigned& slot) const noexcept
+timer_wheel::tick_t timer_wheel::next_slot_tick(unsigned& row, unsigned& slot) const noexcept
 {
-  // Every occupied slot starts after elapsed_ within elapsed_'s block of the
-  // level above, and a lower level's slots all come before a higher level's,
-  // so the first occupied level holds the answer.
+  // Every occupied slot starts after elapsed_, within elapsed_'s slot of the
+  // level above; the staged bank holds the block right after the current one.
+  tick_t best = ~tick_t{0};
+  auto consider = [&](unsigned r, tick_t base, unsigned shift) {
+    if (!occupied_[r])
+      return;
+    const unsigned s = static_cast<unsigned>(std::countr_zero(occupied_[r]));
+    const tick_t tick = base + (tick_t{s} << shift);
+    if (tick < best)
+    {
+      best = tick;
+      row = r;
+      slot = s;
+    }
+  };
   for (unsigned l = 0; l < levels; ++l)
   {
-    if (!occupied_[l])
-      continue;
-    const unsigned s = static_cast<unsigned>(std::countr_zero(occupied_[l]));
     const unsigned shift = l * slot_bits;
-    const tick_t block = elapsed_ & ~((tick_t{1} << (shift + slot_bits)) - 1);
-    level = l;
-    slot = s;
-    return block + (tick_t{s} << shift);
+    consider(l == 0 ? bank_ : l, elapsed_ & ~((tick_t{1} << (shift + slot_bits)) - 1), shift);
   }
-  return ~tick_t{0};
+  if (staged_block_ != ~tick_t{0})
+    consider(bank_ == 0 ? levels : 0, staged_block_, 0);
+  return best;
 }
 
 void timer_wheel::advance(timer_ns now, timer_entry_list& fired)
@@ -117,20 +169,21 @@ void timer_wheel::advance(timer_ns now, timer_entry_list& fired)
   const tick_t now_tick = tick_of(now);
   for (;;)
   {
-    unsigned level = 0;
+    unsigned row = 0;
     unsigned slot = 0;
-    const tick_t slot_tick = next_slot_tick(level, slot);
+    const tick_t slot_tick = next_slot_tick(row, slot);
     const tick_t next = std::min(slot_tick, overflow_tick_);
     if (next > now_tick)
       break;
     assert(next >= elapsed_);
-    elapsed_ = next;
+    set_elapsed(next);
     timer_entry* list;
     if (slot_tick <= overflow_tick_)
     {
-      list = slots_[level][slot];
-      slots_[level][slot] = nullptr;
-      occupied_[level] &= ~(std::uint64_t{1} << slot);
+      // A staged slot keeps its row through the swap: it is now level 0.
+      list = slots_[row][slot];
+      slots_[row][slot] = nullptr;
+      occupied_[row] &= ~(std::uint64_t{1} << slot);
     }
     else
     {
@@ -150,7 +203,7 @@ void timer_wheel::advance(timer_ns now, timer_entry_list& fired)
     }
   }
   if (now_tick > elapsed_)
-    elapsed_ = now_tick;
+    set_elapsed(now_tick);
   while (!near_.empty() && near_.front()->deadline <= now)
   {
     timer_entry* e = near_.front();
@@ -164,9 +217,9 @@ void timer_wheel::advance(timer_ns now, timer_entry_list& fired)
 timer_ns timer_wheel::next_deadline() const noexcept
 {
   timer_ns best = near_.empty() ? timer_never : near_.front()->deadline;
-  unsigned level = 0;
+  unsigned row = 0;
   unsigned slot = 0;
-  const tick_t tick = std::min(next_slot_tick(level, slot), overflow_tick_);
+  const tick_t tick = std::min(next_slot_tick(row, slot), overflow_tick_);
   if (tick != ~tick_t{0})
     best = std::min(best, time_of(tick));
   return best;

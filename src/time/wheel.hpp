@@ -20,6 +20,15 @@
 // small; next_deadline() reports either the heap's top or the start of the next
 // occupied slot, and whoever sleeps on the wheel sleeps exactly that long.
 //
+// STAGING. Cascading a busy 64 ms slot moves thousands of entries at once,
+// each a cache miss, and nothing fires meanwhile: timers due right after a
+// 64 ms boundary would fire milliseconds late. So the first level has two
+// banks: while time runs through the current 64 ms block, prepare() moves the
+// next block's level-1 slot, a few entries at a time, into the spare bank
+// (whoever fires timers calls it when it has a moment). When time enters that
+// block the banks swap, with no entry touched; whatever was not staged yet is
+// cascaded as usual.
+//
 // BEYOND THE WHEEL. An entry whose tick differs from the current one above the
 // wheel's 36 bits goes to an overflow list. When time reaches the start of the
 // 2^36 ms block that holds the earliest overflow entry, the list is re-sorted
@@ -48,7 +57,7 @@ struct timer_entry
   timer_entry* prev = nullptr; // slot or overflow list
   timer_entry* next = nullptr; // slot or overflow list; also the fired list
   timer_ns deadline = 0;       // exact, on the steady clock
-  std::uint32_t index = 0;     // heap index (near) or level * 64 + slot (slot)
+  std::uint32_t index = 0;     // heap index (near) or row * 64 + slot (slot)
   place where = place::none;
 
   bool armed() const noexcept { return where != place::none; }
@@ -109,6 +118,10 @@ public:
   // or before `now` to `fired`, earliest first. Time never moves backwards.
   void advance(timer_ns now, timer_entry_list& fired);
 
+  // Stages up to `budget` entries of the next 64 ms block (see STAGING).
+  // Returns true if more could be staged now.
+  bool prepare(std::size_t budget) noexcept;
+
   // When advance() next has something to do: the earliest exact deadline in
   // the near heap, or the start of the next occupied slot. timer_never if empty.
   timer_ns next_deadline() const noexcept;
@@ -122,7 +135,9 @@ private:
   tick_t tick_of(timer_ns t) const noexcept;
   timer_ns time_of(tick_t tick) const noexcept;
   void place(timer_entry* e);                          // by deadline, relative to elapsed_
-  tick_t next_slot_tick(unsigned& level, unsigned& slot) const noexcept; // ~0 if none
+  void set_elapsed(tick_t t) noexcept;                 // swaps the banks when t enters the staged block
+  tick_t next_slot_tick(unsigned& row, unsigned& slot) const noexcept; // ~0 if none
+  void link(unsigned row, unsigned slot, timer_entry* e) noexcept;
   void heap_push(timer_entry* e);
   void heap_remove(timer_entry* e) noexcept;
   void heap_up(std::size_t i) noexcept;
@@ -133,8 +148,13 @@ private:
   timer_ns origin_;  // steady time of tick 0
   tick_t elapsed_ = 0; // the current tick: every slot entry is due after it
   std::size_t size_ = 0;
-  std::uint64_t occupied_[levels] = {};
-  timer_entry* slots_[levels][slots] = {};
+  // Rows 1..5 are levels 1..5; rows 0 and `levels` are the two banks of
+  // level 0, the current one being row bank_ and the other the staging bank.
+  static constexpr unsigned rows = levels + 1;
+  std::uint64_t occupied_[rows] = {};
+  timer_entry* slots_[rows][slots] = {};
+  unsigned bank_ = 0;
+  tick_t staged_block_ = ~tick_t{0}; // first tick of the staged block; ~0: nothing staged
   std::vector<timer_entry*> near_;     // min-heap on deadline
   timer_entry* overflow_ = nullptr;    // entries beyond the wheel's range
   tick_t overflow_tick_ = ~tick_t{0};  // when to re-sort the overflow list; may be early, never late

@@ -41,6 +41,11 @@ inline constexpr std::chrono::milliseconds lifo_rescue_interval_idle{1000};
 // spin the rest of the way (the kernel's default timer slack is 50 us).
 inline constexpr std::chrono::microseconds timer_park_margin{60};
 
+// Timer entries a worker moves into the next 64 ms bank (see STAGING in
+// src/time/wheel.hpp) each time it has a moment: each is a cache miss or so,
+// so this bounds the delay it can add to anything else to a few microseconds.
+inline constexpr std::size_t timer_stage_budget = 16;
+
 // Most threads that may be inside one runtime's run*() at once.
 inline constexpr std::size_t max_workers = 512;
 

@@ -71,7 +71,13 @@ void run_differential(std::uint64_t seed, std::size_t steps, std::size_t populat
   {
     const unsigned op = static_cast<unsigned>(rng() % 100);
     model_entry& e = entries[rng() % population];
-    if (op < 50)
+    if (op < 8)
+    {
+      // Staging (between advances, as the runtime does when it has a moment)
+      // must not change what fires or when.
+      wheel.prepare(rng() % 3 == 0 ? static_cast<std::size_t>(-1) : rng() % 8);
+    }
+    else if (op < 50)
     {
       if (e.in_model)
         continue;

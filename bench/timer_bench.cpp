@@ -1,0 +1,254 @@
+// nanorun_timer_bench: nanorun's timers against boost::asio::steady_timer on
+// io_context, in one process run (see README.md for the method).
+//
+//   nanorun_timer_bench [--runs N] [--quick] [--filter SUBSTR]
+//
+// Each (workload, peer) cell runs N times on a freshly built context and each
+// metric reports its median over the runs. A watchdog ends the program with
+// exit code 2 if one run takes longer than 120 s, so a hang cannot stall CI.
+// The exit code is 1 if a self-check failed, else 0: the timings and targets
+// are informational and never fail the program.
+#include "timer_bench.hpp"
+
+#include <malloc.h>
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace {
+
+using namespace tbench;
+
+constexpr double run_timeout_s = 120;
+
+struct options
+{
+  int runs = 3;
+  bool quick = false;
+  std::string filter;
+};
+
+[[noreturn]] void usage(const char* argv0, int code)
+{
+  std::fprintf(code ? stderr : stdout,
+               "usage: %s [--runs N] [--quick] [--filter SUBSTR]\n"
+               "  --runs N    runs per cell, median reported (default 3)\n"
+               "  --quick     divide every workload size by 10 (smoke test)\n"
+               "  --filter S  only workloads whose name contains S (arm+cancel, lateness, dense, sparse)\n",
+               argv0);
+  std::exit(code);
+}
+
+options parse(int argc, char** argv)
+{
+  options o;
+  for (int i = 1; i < argc; ++i)
+  {
+    const std::string a = argv[i];
+    if (a == "--runs" && i + 1 < argc)
+      o.runs = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--quick")
+      o.quick = true;
+    else if (a == "--filter" && i + 1 < argc)
+      o.filter = argv[++i];
+    else if (a == "--help" || a == "-h")
+      usage(argv[0], 0);
+    else
+      usage(argv[0], 64);
+  }
+  return o;
+}
+
+// The command line as a shell would take it back: arguments with spaces or
+// quotes are single-quoted, so the report says exactly what was run.
+std::string command_line(int argc, char** argv)
+{
+  std::string out;
+  for (int i = 0; i < argc; ++i)
+  {
+    std::string a = argv[i];
+    if (a.empty() || a.find_first_of(" \t\"'\\$*?;&|<>()") != std::string::npos)
+    {
+      std::string q = "'";
+      for (char c : a)
+        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      a = q + "'";
+    }
+    out += (i ? " " : "") + a;
+  }
+  return out;
+}
+
+// Ends the process if the current run outlives its deadline. A hung timer is
+// exactly the failure this benchmark may find, and it must not stall CI.
+class watchdog
+{
+public:
+  watchdog() : thread_([this] { loop(); }) {}
+  ~watchdog()
+  {
+    {
+      std::lock_guard lk(m_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  watchdog(const watchdog&) = delete;
+  watchdog& operator=(const watchdog&) = delete;
+
+  void arm(const std::string& what)
+  {
+    std::lock_guard lk(m_);
+    what_ = what;
+    deadline_ = std::chrono::steady_clock::now() +
+                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    std::chrono::duration<double>(run_timeout_s));
+    armed_ = true;
+  }
+
+  void disarm()
+  {
+    std::lock_guard lk(m_);
+    armed_ = false;
+  }
+
+private:
+  void loop()
+  {
+    std::unique_lock lk(m_);
+    while (!quit_)
+    {
+      cv_.wait_for(lk, std::chrono::milliseconds(200));
+      if (armed_ && std::chrono::steady_clock::now() > deadline_)
+      {
+        std::fprintf(stderr, "\nHANG: %s did not finish within %.0f s; aborting\n", what_.c_str(), run_timeout_s);
+        std::printf("\n**HANG: %s did not finish within %.0f s**\n", what_.c_str(), run_timeout_s);
+        std::fflush(stdout);
+        std::_Exit(2);
+      }
+    }
+  }
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool quit_ = false;
+  bool armed_ = false;
+  std::string what_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::thread thread_; // last: starts once the state above exists
+};
+
+double median(std::vector<double> v)
+{
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
+}
+
+cell run_cell(const workload& w, const peer& p, std::size_t timers, int runs, watchdog& dog)
+{
+  cell c{&p, {}, {}, {}};
+  std::vector<std::vector<double>> per_metric(w.metrics.size());
+  for (int r = 1; r <= runs; ++r)
+  {
+    const std::string what = w.name + " / " + p.name + " (run " + std::to_string(r) + ")";
+    std::fprintf(stderr, "  %-58s", what.c_str());
+    dog.arm(what);
+    sample s;
+    try
+    {
+      s = w.run(p, timers);
+    }
+    catch (const std::exception& e)
+    {
+      s.error = std::string("exception: ") + e.what();
+    }
+    dog.disarm();
+    for (std::size_t m = 0; m < w.metrics.size() && m < s.values.size(); ++m)
+    {
+      std::fprintf(stderr, " %s %.*f", w.metrics[m].name.c_str(), w.metrics[m].decimals, s.values[m]);
+      per_metric[m].push_back(s.values[m]);
+    }
+    std::fprintf(stderr, "\n");
+    if (!s.error.empty())
+    {
+      std::fprintf(stderr, "    ERROR: %s\n", s.error.c_str());
+      c.errors.push_back("run " + std::to_string(r) + ": " + s.error);
+    }
+    if (!s.warning.empty())
+    {
+      std::fprintf(stderr, "    warning: %s\n", s.warning.c_str());
+      c.warnings.push_back("run " + std::to_string(r) + ": " + s.warning);
+    }
+  }
+  for (std::size_t m = 0; m < w.metrics.size(); ++m)
+  {
+    const auto& v = per_metric[m];
+    if (v.empty())
+      c.values.push_back(0);
+    else
+      c.values.push_back(w.metrics[m].worst_of_runs ? *std::max_element(v.begin(), v.end()) : median(v));
+  }
+  return c;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  const options opt = parse(argc, argv);
+#ifdef __GLIBC__
+  // Keep freed heap memory mapped, so that the arm+cancel workers' pre-faulted
+  // arenas stay faulted in (see prefault_heap in timer_bench_workloads.cpp).
+  // The trim threshold stops a heap from shrinking; glibc unmaps a thread
+  // arena's emptied 64 MiB heaps unless they are within the top pad. Setting
+  // either also fixes the mmap threshold at its default (128 KiB).
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
+  mallopt(M_TOP_PAD, 64 << 20);
+#endif
+  run_info info{command_line(argc, argv), std::max(1u, std::thread::hardware_concurrency()), load_average(),
+                opt.runs, opt.quick, opt.filter};
+  std::fprintf(stderr, "%s\ncores: %u, load average: %s\n", info.command_line.c_str(), info.cores,
+               info.load_at_start.c_str());
+
+  const std::vector<workload> workloads = make_workloads();
+  watchdog dog;
+  std::vector<row_set> rows;
+  for (const auto& w : workloads)
+  {
+    if (!opt.filter.empty() && w.name.find(opt.filter) == std::string::npos)
+      continue;
+    const std::size_t timers = opt.quick ? std::max<std::size_t>(w.timers / 10, 1) : w.timers;
+    std::fprintf(stderr, "%s (%zu timers per run)\n", w.name.c_str(), timers);
+    row_set r{&w, timers, {}};
+    for (const peer& p : peers())
+      r.cells.push_back(run_cell(w, p, timers, opt.runs, dog));
+    rows.push_back(std::move(r));
+  }
+  if (rows.empty())
+  {
+    std::fprintf(stderr, "no workload matches --filter %s\n", opt.filter.c_str());
+    return 64;
+  }
+
+  print_report(std::cout, info, rows);
+  std::cout.flush();
+  for (const auto& r : rows)
+    for (const auto& c : r.cells)
+      if (!c.errors.empty())
+      {
+        std::cerr << "ERROR: at least one self-check failed (see the report)\n";
+        return 1;
+      }
+  return 0;
+}

@@ -1,0 +1,201 @@
+// nanorun_timer_bench's report: everything it writes to stdout, in Markdown.
+//
+// A cell's value is the median of its runs (for `early`, a count of defects,
+// the worst run). A ratio divides a row's value by an io_context peer's value
+// on the same metric. Every metric here is a cost (time per operation,
+// lateness), so a ratio below 1.00 means less than io_context.
+#include "timer_bench.hpp"
+
+#include <boost/version.hpp>
+
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <optional>
+#include <ostream>
+
+namespace tbench {
+namespace {
+
+std::string fmt(double v, int decimals)
+{
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+// Targets like 1/20 need a third digit to be readable.
+std::string fmt_ratio(double r)
+{
+  return fmt(r, r < 0.1 ? 3 : 2);
+}
+
+std::string cpu_model()
+{
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0)
+      if (auto colon = line.find(':'); colon != std::string::npos)
+        return line.substr(line.find_first_not_of(" \t", colon + 1));
+  return "unknown CPU";
+}
+
+std::string compiler()
+{
+#if defined(__clang__)
+  return "clang " __clang_version__;
+#elif defined(__GNUC__)
+  return "g++ " __VERSION__;
+#else
+  return "unknown compiler";
+#endif
+}
+
+std::size_t metric_index(const workload& w, const std::string& name)
+{
+  for (std::size_t i = 0; i < w.metrics.size(); ++i)
+    if (w.metrics[i].name == name)
+      return i;
+  return w.metrics.size();
+}
+
+// A cell's value, if the cell ran and passed its self-checks.
+std::optional<double> value_of(const row_set& r, std::size_t peer_index, std::size_t metric)
+{
+  if (peer_index >= r.cells.size() || metric >= r.w->metrics.size())
+    return std::nullopt;
+  const cell& c = r.cells[peer_index];
+  if (!c.errors.empty() || metric >= c.values.size())
+    return std::nullopt;
+  return c.values[metric];
+}
+
+std::optional<double> ratio(const row_set& r, std::size_t peer_index, std::size_t base_index, std::size_t metric)
+{
+  const auto v = value_of(r, peer_index, metric);
+  const auto b = value_of(r, base_index, metric);
+  if (!v || !b || *b <= 0)
+    return std::nullopt;
+  return *v / *b;
+}
+
+void print_header(std::ostream& os, const run_info& info)
+{
+  char date[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", std::localtime(&now));
+  os << "# nanorun_timer_bench\n\n"
+     << date << " | CPU: " << cpu_model() << " | cores: " << info.cores << " | Boost " << BOOST_VERSION / 100000
+     << '.' << BOOST_VERSION / 100 % 1000 << '.' << BOOST_VERSION % 100 << " | " << compiler() << "\n\n"
+     << "Command: `" << info.command_line << "`\n\n"
+     << "Load average (1, 5, 15 min): " << info.load_at_start << " at start, " << load_average() << " at end.\n\n"
+     << "Median of " << info.runs << " run(s) per cell" << (info.quick ? ", --quick (sizes / 10)" : "")
+     << (info.filter.empty() ? "" : ", --filter " + info.filter)
+     << ". Ratio columns: the row's value / the value of io(1) = `io_context(1), 1 thread` or io(2) = "
+     << "`io_context, 2 threads`, same metric; every metric is a cost, so below 1.00 is better.\n\n";
+}
+
+void print_table(std::ostream& os, const row_set& r)
+{
+  const workload& w = *r.w;
+  os << "## " << w.name << " (" << r.timers << " timers per run)\n\n" << w.what << "\n\n| peer |";
+  std::size_t columns = 1;
+  for (const metric& m : w.metrics)
+    os << ' ' << m.name << " |", ++columns;
+  for (const metric& m : w.metrics)
+    if (m.compare)
+      os << ' ' << m.name << " / io(1) | " << m.name << " / io(2) |", columns += 2;
+  os << " status |\n|---|";
+  for (std::size_t i = 1; i < columns; ++i)
+    os << "--:|";
+  os << "---|\n";
+
+  for (std::size_t p = 0; p < r.cells.size(); ++p)
+  {
+    const cell& c = r.cells[p];
+    os << "| " << c.who->name << " |";
+    for (std::size_t m = 0; m < w.metrics.size(); ++m)
+      os << ' ' << (m < c.values.size() ? fmt(c.values[m], w.metrics[m].decimals) : "-") << " |";
+    for (std::size_t m = 0; m < w.metrics.size(); ++m)
+      if (w.metrics[m].compare)
+        for (std::size_t base : {io_1_thread, io_2_threads})
+        {
+          const auto q = ratio(r, p, base, m);
+          os << ' ' << (q ? fmt_ratio(*q) : "n/a") << " |";
+        }
+    os << ' ' << (!c.errors.empty() ? "**ERROR**" : !c.warnings.empty() ? "warning" : "ok") << " |\n";
+  }
+  os << '\n';
+  bool notes = false;
+  for (const cell& c : r.cells)
+  {
+    for (const auto& e : c.errors)
+      os << "- **ERROR**, " << c.who->name << ", " << e << '\n', notes = true;
+    for (const auto& e : c.warnings)
+      os << "- warning, " << c.who->name << ", " << e << '\n', notes = true;
+  }
+  if (notes)
+    os << '\n';
+}
+
+struct target
+{
+  const std::string* workload;
+  const char* metric;
+  std::size_t peer_index;
+  std::size_t base_index;
+  double limit; // the ratio must not exceed it
+};
+
+void print_targets(std::ostream& os, const std::vector<row_set>& rows)
+{
+  // From the issue: arming and cancelling at most 1/5 of io_context's cost on
+  // one worker and 1/20 on two; lateness p99 at most 1.2 times io_context(1)'s.
+  const target targets[] = {
+      {&arm_cancel_name, "insert ns", 2, io_1_thread, 1.0 / 5},
+      {&arm_cancel_name, "cancel ns", 2, io_1_thread, 1.0 / 5},
+      {&arm_cancel_name, "insert ns", 3, io_2_threads, 1.0 / 20},
+      {&arm_cancel_name, "cancel ns", 3, io_2_threads, 1.0 / 20},
+      {&dense_name, "p99 us", 2, io_1_thread, 1.2},
+      {&dense_name, "p99 us", 3, io_1_thread, 1.2},
+      {&sparse_name, "p99 us", 2, io_1_thread, 1.2},
+      {&sparse_name, "p99 us", 3, io_1_thread, 1.2},
+  };
+  os << "## Targets (informational)\n\n"
+     << "The issue's goals as ratios of a nanorun value to an io_context value. PASS or MISS never changes "
+     << "the exit code.\n\n"
+     << "| workload | metric | nanorun peer | / io_context peer | limit | ratio | result |\n"
+     << "|---|---|---|---|--:|--:|---|\n";
+  for (const target& t : targets)
+    for (const row_set& r : rows)
+    {
+      if (r.w->name != *t.workload)
+        continue;
+      const std::size_t m = metric_index(*r.w, t.metric);
+      const auto q = ratio(r, t.peer_index, t.base_index, m);
+      os << "| " << *t.workload << " | " << t.metric << " | " << peers()[t.peer_index].name << " | "
+         << peers()[t.base_index].name << " | " << fmt_ratio(t.limit) << " | " << (q ? fmt_ratio(*q) : "n/a")
+         << " | " << (!q ? "n/a (self-check failed)" : *q <= t.limit ? "PASS" : "MISS") << " |\n";
+    }
+  os << '\n';
+}
+
+} // namespace
+
+std::string load_average()
+{
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return in ? one + " " + five + " " + fifteen : "?";
+}
+
+void print_report(std::ostream& os, const run_info& info, const std::vector<row_set>& rows)
+{
+  print_header(os, info);
+  for (const auto& r : rows)
+    print_table(os, r);
+  print_targets(os, rows);
+}
+
+} // namespace tbench
