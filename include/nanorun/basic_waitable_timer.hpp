@@ -293,7 +293,7 @@ private:
     using op_type = detail::timer_wait_handler<std::decay_t<Handler>, Executor>;
     if (!state_)
       state_ = detail::timer_create(*runtime_);
-    op_type* op = op_type::create(std::forward<Handler>(handler), executor_);
+    op_type* op = op_type::create(std::forward<Handler>(handler), executor_, *runtime_);
     auto slot = boost::asio::get_associated_cancellation_slot(op->handler());
     if (slot.is_connected())
       slot.template emplace<detail::timer_cancel_handler>(state_, op);

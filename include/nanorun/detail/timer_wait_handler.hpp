@@ -4,6 +4,11 @@
 
 #include <nanorun/detail/op_memory.hpp>
 #include <nanorun/detail/timer_op.hpp>
+#include <nanorun/runtime.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/query.hpp>
 
 #include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -76,13 +81,13 @@ public:
       std::declval<const handler_executor&>(), boost::asio::execution::outstanding_work.tracked))>;
 
   template <class H>
-  static timer_wait_handler* create(H&& h, const IoExecutor& io_ex)
+  static timer_wait_handler* create(H&& h, const IoExecutor& io_ex, const runtime& rt)
   {
     allocator_type a = boost::asio::get_associated_allocator(h);
     void* mem = memory::allocate(a);
     try
     {
-      return ::new (mem) timer_wait_handler(std::forward<H>(h), io_ex);
+      return ::new (mem) timer_wait_handler(std::forward<H>(h), io_ex, rt);
     }
     catch (...)
     {
@@ -97,18 +102,32 @@ private:
   using memory = op_allocation<timer_wait_handler, allocator_type>;
 
   template <class H>
-  timer_wait_handler(H&& h, const IoExecutor& io_ex)
+  timer_wait_handler(H&& h, const IoExecutor& io_ex, const runtime& rt)
       : timer_wait_op(&timer_wait_handler::do_complete), handler_(std::forward<H>(h))
   {
-    // The runtime counts the pending wait itself. The handler's executor, if
-    // it is another one, is kept busy until the completion is delivered.
+    // The runtime counts the pending wait itself, and a completion runs on
+    // one of its workers: a handler whose executor is the runtime's plain
+    // executor is called right there. Any other executor (a strand, a task
+    // executor, another context) is kept busy until the completion is
+    // delivered through it.
     const handler_executor ex = boost::asio::get_associated_executor(handler_, io_ex);
-    if constexpr (std::is_same_v<handler_executor, IoExecutor>)
-    {
-      if (ex == io_ex)
-        return;
-    }
+    if (is_plain_executor_of(ex, rt))
+      return;
     work_.emplace(boost::asio::prefer(ex, boost::asio::execution::outstanding_work.tracked));
+  }
+
+  static bool is_plain_executor_of(const handler_executor& ex, const runtime& rt) noexcept
+  {
+    using plain = runtime::executor_type;
+    if constexpr (std::is_same_v<handler_executor, plain>)
+      return &boost::asio::query(ex, boost::asio::execution::context) == &rt;
+    else if constexpr (std::is_same_v<handler_executor, boost::asio::any_io_executor>)
+    {
+      const plain* p = ex.template target<plain>();
+      return p && &boost::asio::query(*p, boost::asio::execution::context) == &rt;
+    }
+    else
+      return false;
   }
 
   static void do_complete(operation* base, bool invoke)

@@ -100,8 +100,8 @@ void run_differential(std::uint64_t seed, std::size_t steps, std::size_t populat
     {
       // Long jumps are rare but add up; past a century (int64 nanoseconds
       // hold 292 years), keep to short ones.
-      const timer_ns step = random_step(rng);
-      now += now < 100 * year ? step : step % (100 * ms);
+      const timer_ns jump = random_step(rng);
+      now += now < 100 * year ? jump : jump % (100 * ms);
       timer_entry_list fired;
       wheel.advance(now, fired);
       // What the model says fires: every deadline at or before now.
