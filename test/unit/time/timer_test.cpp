@@ -269,6 +269,30 @@ BOOST_AUTO_TEST_CASE(completion_runs_on_the_handlers_executor)
   BOOST_TEST((ran_on == other_thread.get_id() || ran_on != std::thread::id()));
 }
 
+BOOST_AUTO_TEST_CASE(timer_on_a_strand_completes_in_the_strand)
+{
+  // The timer's own executor is a strand: its completions must go through
+  // it, never straight to the worker that fired them.
+  nanorun::runtime rt(2);
+  auto strand = asio::make_strand(rt.get_executor());
+  std::atomic<int> outside{0};
+  std::atomic<int> done{0};
+  std::vector<std::unique_ptr<nanorun::steady_timer>> timers;
+  for (int i = 0; i < 200; ++i)
+  {
+    timers.push_back(std::make_unique<nanorun::steady_timer>(strand, std::chrono::microseconds(i % 20)));
+    timers.back()->async_wait([&](error_code) {
+      outside += strand.running_in_this_thread() ? 0 : 1;
+      ++done;
+    });
+  }
+  std::thread second([&] { rt.run(); });
+  rt.run();
+  second.join();
+  BOOST_TEST(done.load() == 200);
+  BOOST_TEST(outside.load() == 0);
+}
+
 BOOST_AUTO_TEST_CASE(foreign_thread_arms_an_earlier_timer)
 {
   // The runtime's only worker sleeps as the timer driver on a one-hour timer;
