@@ -5,6 +5,7 @@
 // baseline workload: the same workload unless the workload names another
 // (nanorun::spawn rows compare with co_spawn fan-out).
 #include "report.hpp"
+#include "machine.hpp"
 
 #include <boost/version.hpp>
 
@@ -23,36 +24,7 @@ std::string fmt(const char* f, double v)
   return buf;
 }
 
-std::string cpu_model()
-{
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0)
-      if (auto colon = line.find(':'); colon != std::string::npos)
-        return line.substr(line.find_first_not_of(" \t", colon + 1));
-  return "unknown CPU";
-}
-
-std::string compiler()
-{
-#if defined(__clang__)
-  return "clang " __clang_version__;
-#elif defined(__GNUC__)
-  return "g++ " __VERSION__;
-#else
-  return "unknown compiler";
-#endif
-}
-
 } // namespace
-
-std::string load_average()
-{
-  std::ifstream in("/proc/loadavg");
-  std::string one;
-  in >> one;
-  return in ? one : "?";
-}
 
 unsigned core_count() noexcept
 {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "bench.hpp"
+#include "machine.hpp"
 
 #include <optional>
 #include <ostream>
@@ -9,9 +10,6 @@
 #include <vector>
 
 namespace bench {
-
-/// The 1-minute load average from /proc/loadavg ("?" if unavailable).
-std::string load_average();
 
 struct options
 {

@@ -9,6 +9,8 @@
 // The exit code is 1 if a self-check failed, else 0: the timings and targets
 // are informational and never fail the program.
 #include "timer_bench.hpp"
+#include "machine.hpp"
+#include "watchdog.hpp"
 
 #include <malloc.h>
 
@@ -88,65 +90,6 @@ std::string command_line(int argc, char** argv)
   return out;
 }
 
-// Ends the process if the current run outlives its deadline. A hung timer is
-// exactly the failure this benchmark may find, and it must not stall CI.
-class watchdog
-{
-public:
-  watchdog() : thread_([this] { loop(); }) {}
-  ~watchdog()
-  {
-    {
-      std::lock_guard lk(m_);
-      quit_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  watchdog(const watchdog&) = delete;
-  watchdog& operator=(const watchdog&) = delete;
-
-  void arm(const std::string& what)
-  {
-    std::lock_guard lk(m_);
-    what_ = what;
-    deadline_ = std::chrono::steady_clock::now() +
-                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                    std::chrono::duration<double>(run_timeout_s));
-    armed_ = true;
-  }
-
-  void disarm()
-  {
-    std::lock_guard lk(m_);
-    armed_ = false;
-  }
-
-private:
-  void loop()
-  {
-    std::unique_lock lk(m_);
-    while (!quit_)
-    {
-      cv_.wait_for(lk, std::chrono::milliseconds(200));
-      if (armed_ && std::chrono::steady_clock::now() > deadline_)
-      {
-        std::fprintf(stderr, "\nHANG: %s did not finish within %.0f s; aborting\n", what_.c_str(), run_timeout_s);
-        std::printf("\n**HANG: %s did not finish within %.0f s**\n", what_.c_str(), run_timeout_s);
-        std::fflush(stdout);
-        std::_Exit(2);
-      }
-    }
-  }
-
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool quit_ = false;
-  bool armed_ = false;
-  std::string what_;
-  std::chrono::steady_clock::time_point deadline_;
-  std::thread thread_; // last: starts once the state above exists
-};
 
 double median(std::vector<double> v)
 {
@@ -155,7 +98,7 @@ double median(std::vector<double> v)
   return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
 }
 
-cell run_cell(const workload& w, const peer& p, std::size_t timers, int runs, watchdog& dog)
+cell run_cell(const workload& w, const peer& p, std::size_t timers, int runs, bench::watchdog& dog)
 {
   cell c{&p, {}, {}, {}};
   std::vector<std::vector<double>> per_metric(w.metrics.size());
@@ -216,13 +159,13 @@ int main(int argc, char** argv)
   mallopt(M_TRIM_THRESHOLD, INT_MAX);
   mallopt(M_TOP_PAD, 64 << 20);
 #endif
-  run_info info{command_line(argc, argv), std::max(1u, std::thread::hardware_concurrency()), load_average(),
+  run_info info{command_line(argc, argv), std::max(1u, std::thread::hardware_concurrency()), bench::load_average(true),
                 opt.runs, opt.quick, opt.filter};
   std::fprintf(stderr, "%s\ncores: %u, load average: %s\n", info.command_line.c_str(), info.cores,
                info.load_at_start.c_str());
 
   const std::vector<workload> workloads = make_workloads();
-  watchdog dog;
+  bench::watchdog dog(run_timeout_s);
   std::vector<row_set> rows;
   for (const auto& w : workloads)
   {

@@ -90,8 +90,6 @@ struct run_info
   std::string filter;
 };
 
-/// "1-min 5-min 15-min" from /proc/loadavg.
-std::string load_average();
 
 /// Writes the whole Markdown report to os (timer_bench_report.cpp).
 void print_report(std::ostream& os, const run_info& info, const std::vector<row_set>& rows);

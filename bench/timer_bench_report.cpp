@@ -5,6 +5,7 @@
 // on the same metric. Every metric here is a cost (time per operation,
 // lateness), so a ratio below 1.00 means less than io_context.
 #include "timer_bench.hpp"
+#include "machine.hpp"
 
 #include <boost/version.hpp>
 
@@ -28,27 +29,6 @@ std::string fmt(double v, int decimals)
 std::string fmt_ratio(double r)
 {
   return fmt(r, r < 0.1 ? 3 : 2);
-}
-
-std::string cpu_model()
-{
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0)
-      if (auto colon = line.find(':'); colon != std::string::npos)
-        return line.substr(line.find_first_not_of(" \t", colon + 1));
-  return "unknown CPU";
-}
-
-std::string compiler()
-{
-#if defined(__clang__)
-  return "clang " __clang_version__;
-#elif defined(__GNUC__)
-  return "g++ " __VERSION__;
-#else
-  return "unknown compiler";
-#endif
 }
 
 std::size_t metric_index(const workload& w, const std::string& name)
@@ -85,10 +65,10 @@ void print_header(std::ostream& os, const run_info& info)
   const std::time_t now = std::time(nullptr);
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", std::localtime(&now));
   os << "# nanorun_timer_bench\n\n"
-     << date << " | CPU: " << cpu_model() << " | cores: " << info.cores << " | Boost " << BOOST_VERSION / 100000
-     << '.' << BOOST_VERSION / 100 % 1000 << '.' << BOOST_VERSION % 100 << " | " << compiler() << "\n\n"
+     << date << " | CPU: " << bench::cpu_model() << " | cores: " << info.cores << " | Boost " << BOOST_VERSION / 100000
+     << '.' << BOOST_VERSION / 100 % 1000 << '.' << BOOST_VERSION % 100 << " | " << bench::compiler() << "\n\n"
      << "Command: `" << info.command_line << "`\n\n"
-     << "Load average (1, 5, 15 min): " << info.load_at_start << " at start, " << load_average() << " at end.\n\n"
+     << "Load average (1, 5, 15 min): " << info.load_at_start << " at start, " << bench::load_average(true) << " at end.\n\n"
      << "Median of " << info.runs << " run(s) per cell" << (info.quick ? ", --quick (sizes / 10)" : "")
      << (info.filter.empty() ? "" : ", --filter " + info.filter)
      << ". Ratio columns: the row's value / the value of io(1) = `io_context(1), 1 thread` or io(2) = "
@@ -181,14 +161,6 @@ void print_targets(std::ostream& os, const std::vector<row_set>& rows)
 }
 
 } // namespace
-
-std::string load_average()
-{
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return in ? one + " " + five + " " + fifteen : "?";
-}
 
 void print_report(std::ostream& os, const run_info& info, const std::vector<row_set>& rows)
 {

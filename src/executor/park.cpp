@@ -2,21 +2,14 @@
 // under "PARKING"; the numbered steps below refer to it.
 #include "executor/scheduler.hpp"
 
+#include <nanorun/detail/cpu_relax.hpp>
+
 #include <algorithm>
 #include <optional>
 
 namespace nanorun::detail {
 
 namespace {
-
-void cpu_relax() noexcept
-{
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 // ThreadSanitizer does not model standalone fences. Under TSan both sides of
 // the protocol synchronise through seq_cst read-modify-writes of the idle word

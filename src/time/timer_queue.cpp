@@ -1,6 +1,8 @@
 // Sharded timer queue; the protocol is described in timer_queue.hpp.
 #include "time/timer_queue.hpp"
 
+#include <nanorun/detail/cpu_relax.hpp>
+
 #include <boost/asio/error.hpp>
 
 #include <algorithm>
@@ -18,9 +20,7 @@ void spin_lock::lock() noexcept
       return;
     while (locked_.load(std::memory_order_relaxed))
     {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
+      cpu_relax();
       // The holder may have been preempted (two cores, many threads): let
       // it run rather than burn its time slice.
       if (++spins > 64)
