@@ -1,6 +1,7 @@
 // nanorun::basic_waitable_timer: Asio's waitable timer, on nanorun's wheel.
 #pragma once
 
+#include <nanorun/detail/handler_work.hpp>
 #include <nanorun/detail/runtime_service.hpp>
 #include <nanorun/detail/timer_op.hpp>
 #include <nanorun/detail/timer_wait_handler.hpp>
@@ -26,27 +27,6 @@
 
 namespace nanorun {
 
-namespace detail {
-template <class Executor>
-boost::asio::execution_context& context_of(const Executor& ex)
-{
-  if constexpr (boost::asio::execution::is_executor<Executor>::value)
-    return boost::asio::query(ex, boost::asio::execution::context);
-  else
-    return ex.context();
-}
-
-// The runtime behind ex; throws if there is none.
-template <class Executor>
-runtime& runtime_of_executor(const Executor& ex, const char* what)
-{
-  if (runtime* rt = find_runtime(context_of(ex)))
-    return *rt;
-  throw std::invalid_argument(std::string(what) +
-                              ": the executor's execution context is not a nanorun::runtime (nanorun's I/O "
-                              "objects run only on nanorun; use boost::asio's for other contexts)");
-}
-} // namespace detail
 
 /// A waitable timer with the interface of boost::asio::basic_waitable_timer.
 /**

@@ -5,6 +5,8 @@
 #include <nanorun/block_on.hpp>
 #include <nanorun/executor.hpp>
 #include <nanorun/high_resolution_timer.hpp>
+#include <nanorun/ip/tcp.hpp>
+#include <nanorun/ip/udp.hpp>
 #include <nanorun/io_context.hpp>
 #include <nanorun/join_handle.hpp>
 #include <nanorun/runtime.hpp>

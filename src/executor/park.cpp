@@ -103,6 +103,8 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
       return true;
     if (i % 256 == 0)
       timers_.prepare(timer_stage_budget);
+    if (i % 32 == 16 && poll_io(ts))
+      return true;
     if (i % 32 == 0)
     {
       const timer_ns now = steady_now();
@@ -233,6 +235,9 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     }
   }
   bool woken;
+  if (driver)
+    woken = wait_in_reactor(ts, wake_at ? &*wake_at : nullptr);
+  else
   {
     std::unique_lock plock(s->park_mutex);
     auto ready = [&] {
@@ -259,6 +264,67 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     return park_result::resumed;
   }
   return woken || timer_first ? park_result::resumed : park_result::timed_out;
+}
+
+bool scheduler::wait_in_reactor(thread_state& ts, const steady_time* wake_at)
+{
+  worker_slot* s = ts.slot;
+  for (;;)
+  {
+    {
+      std::lock_guard plock(s->park_mutex);
+      if (s->notified || stopped_.load(std::memory_order_acquire) || ts.is_done())
+        return true;
+      // From here on a waker writes the eventfd (see REACTOR).
+      s->in_reactor = true;
+    }
+    std::int64_t timeout_ns = -1;
+    if (wake_at)
+      timeout_ns = std::max<std::int64_t>(
+          0, std::chrono::duration_cast<std::chrono::nanoseconds>(*wake_at - std::chrono::steady_clock::now())
+                 .count());
+    op_queue done;
+    bool woken;
+    try
+    {
+      reactor_->run(timeout_ns, done);
+    }
+    catch (...)
+    {
+      std::lock_guard plock(s->park_mutex);
+      s->in_reactor = false;
+      throw;
+    }
+    {
+      std::lock_guard plock(s->park_mutex);
+      s->in_reactor = false;
+      woken = s->notified || stopped_.load(std::memory_order_acquire) || ts.is_done();
+    }
+    if (!done.empty())
+    {
+      take_completions(ts, done);
+      return true;
+    }
+    if (woken)
+      return true;
+    // Nothing for us: a stale wake-up, a signal, or the deadline.
+    if (wake_at && std::chrono::steady_clock::now() >= *wake_at)
+      return false;
+  }
+}
+
+void scheduler::signal(worker_slot* s) noexcept
+{
+  bool via_reactor;
+  {
+    std::lock_guard plock(s->park_mutex);
+    s->notified = true;
+    via_reactor = s->in_reactor;
+  }
+  if (via_reactor)
+    reactor_->wake();
+  else
+    s->park_cv.notify_one();
 }
 
 void scheduler::cancel_sleep(thread_state& ts) noexcept
@@ -296,11 +362,7 @@ void scheduler::notify_one() noexcept
     // a second worker for the same burst.
     idle_.fetch_add(searching_one - sleeper_one, std::memory_order_seq_cst);
   }
-  {
-    std::lock_guard plock(s->park_mutex);
-    s->notified = true;
-  }
-  s->park_cv.notify_one();
+  signal(s);
 }
 
 void scheduler::wake_all() noexcept
@@ -315,13 +377,7 @@ void scheduler::wake_all() noexcept
       idle_.fetch_add(woken.size() * (searching_one - sleeper_one), std::memory_order_seq_cst);
   }
   for (worker_slot* s : woken)
-  {
-    {
-      std::lock_guard plock(s->park_mutex);
-      s->notified = true;
-    }
-    s->park_cv.notify_one();
-  }
+    signal(s);
 }
 
 } // namespace nanorun::detail

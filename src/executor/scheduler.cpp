@@ -80,7 +80,8 @@ std::size_t initial_slots(int concurrency_hint) noexcept
 } // namespace
 
 scheduler::scheduler(int concurrency_hint)
-    : concurrency_hint_(concurrency_hint), timers_(initial_slots(concurrency_hint), steady_now())
+    : concurrency_hint_(concurrency_hint), timers_(initial_slots(concurrency_hint), steady_now()),
+      reactor_(std::make_unique<io_reactor>(make_reactor_backend(default_reactor_kind())))
 {
   for (auto& s : slots_)
     s.store(nullptr, std::memory_order_relaxed);
@@ -192,7 +193,7 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
     operation* op = next_op(ts);
     if (!op)
     {
-      if (poll_timers(ts))
+      if (poll_timers(ts) | poll_io(ts))
         continue;
       if (!block)
         break;
@@ -269,6 +270,7 @@ operation* scheduler::next_op(thread_state& ts)
   {
     ts.until_injector = injector_interval;
     poll_timers(ts);
+    poll_io(ts);
     if (operation* op = pull_injector(ts))
       return op;
   }
@@ -553,6 +555,37 @@ bool scheduler::poll_timers(thread_state& ts)
   return true;
 }
 
+bool scheduler::poll_io(thread_state& ts)
+{
+  if (!reactor_->has_descriptors())
+    return false;
+  op_queue done;
+  reactor_->run(0, done);
+  if (done.empty())
+    return false;
+  take_completions(ts, done);
+  return true;
+}
+
+void scheduler::take_completions(thread_state& ts, op_queue& done)
+{
+  // The worker that found them runs them; a peer is woken only for the rest.
+  const bool several = done.size() > 1;
+  while (operation* op = done.pop())
+    push_local(ts, op);
+  if (several && threads_in_run_.load(std::memory_order_relaxed) > 1)
+    notify_one();
+}
+
+void scheduler::shutdown_io() noexcept
+{
+  op_queue pending;
+  reactor_->shutdown(pending);
+  // As for timers: destroying a handler may close sockets and post more work.
+  while (operation* op = pending.pop())
+    op->destroy();
+}
+
 void scheduler::post_counted(op_queue& ops)
 {
   if (ops.empty())
@@ -560,10 +593,7 @@ void scheduler::post_counted(op_queue& ops)
   thread_state* ts = this_thread_state;
   if (ts && ts->sched == this)
   {
-    while (operation* op = ops.pop())
-      push_local(*ts, op);
-    if (threads_in_run_.load(std::memory_order_relaxed) > 1)
-      notify_one();
+    take_completions(*ts, ops);
     return;
   }
   injector_.push_batch(ops);
@@ -587,11 +617,7 @@ void scheduler::timer_armed_earlier(timer_ns deadline) noexcept
   worker_slot* s = driver_slot_.load(std::memory_order_acquire);
   if (!s)
     return;
-  {
-    std::lock_guard plock(s->park_mutex);
-    s->notified = true;
-  }
-  s->park_cv.notify_one();
+  signal(s);
 }
 
 void scheduler::shutdown_timers() noexcept

@@ -43,10 +43,8 @@
 // through step 1 and sees it there. A searcher that finds work while it is the
 // last searcher wakes one more worker, so parallelism ramps up one at a time.
 //
-// The parking spot is the seam a reactor takes over later: one parked worker
-// will wait in the reactor (with the next timer deadline) instead of on its
-// condition variable, and wake_one() will signal the reactor when it picks that
-// worker.
+// The parked worker that holds the driver role (see TIMERS) waits in the
+// reactor instead of on its condition variable; see REACTOR.
 //
 // THE LIFO SLOT is not stealable in the ordinary way: taking the owner's
 // freshest continuation would make message-passing work bounce between cores.
@@ -73,6 +71,19 @@
 // armed, so a driver that went back to work on a long handler delays timers
 // by that much at most.
 //
+// REACTOR (src/reactor/). The scheduler owns the runtime's io_reactor. The
+// driver parks in it: it blocks in the backend's wait() until I/O is ready,
+// the earliest timer is near, or it is woken. It marks itself in_reactor under
+// its park_mutex after checking `notified`; a waker sets `notified` under the
+// same mutex and, if it finds in_reactor set, calls the reactor's wake()
+// (an eventfd write) instead of notifying the condition variable. One of the
+// two sees the other, so no wake-up is lost, and the eventfd is written only
+// when a worker really waits in the reactor. Busy workers look for I/O
+// without blocking every `injector_interval` handlers, when they run out of
+// work and while they spin, so I/O is served while the driver role is free.
+// Completions found by a worker go to its own queue; it wakes a peer only if
+// it found more than one.
+//
 // SHUTDOWN. stop() sets the stopped flag and wakes every sleeper; workers
 // leave at their next loop turn and leave queued work queued. drain() (called
 // by ~runtime, with no thread inside run) destroys every queued operation
@@ -81,6 +92,7 @@
 
 #include "executor/inject_queue.hpp"
 #include "executor/local_queue.hpp"
+#include "reactor/reactor.hpp"
 #include "time/timer_queue.hpp"
 
 #include <nanorun/detail/config.hpp>
@@ -94,6 +106,7 @@
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -115,6 +128,7 @@ struct worker_slot
   std::mutex park_mutex;
   std::condition_variable park_cv;
   bool notified = false;                 // guarded by park_mutex
+  bool in_reactor = false;               // guarded by park_mutex: wake through the reactor
 };
 
 // What a thread inside run() knows about itself. Lives on run()'s stack.
@@ -194,6 +208,11 @@ public:
   // Destroys every pending timer wait without running it (~runtime).
   void shutdown_timers() noexcept;
 
+  // I/O (see REACTOR above).
+  io_reactor& reactor() noexcept { return *reactor_; }
+  // Destroys every operation waiting for readiness without running it.
+  void shutdown_io() noexcept;
+
 private:
   enum class park_result { resumed, stopped, timed_out };
 
@@ -210,6 +229,8 @@ private:
   void stop_for_lack_of_work() noexcept;
   operation* rescue_lifo(thread_state& ts) noexcept;
   bool poll_timers(thread_state& ts);
+  bool poll_io(thread_state& ts);
+  void take_completions(thread_state& ts, op_queue& done);
 
   // park.cpp
   bool spin_for_work(thread_state& ts) noexcept;
@@ -220,6 +241,8 @@ private:
   void cancel_sleep(thread_state& ts) noexcept;
   bool work_visible() const noexcept;
   void notify_one() noexcept;
+  void signal(worker_slot* s) noexcept;
+  bool wait_in_reactor(thread_state& ts, const steady_time* wake_at);
   std::uint64_t load_idle_after_publish() noexcept;
   bool try_begin_search(thread_state& ts) noexcept;
   void end_search(thread_state& ts) noexcept;
@@ -253,6 +276,8 @@ private:
   // see TIMERS.
   std::atomic<timer_ns> driver_until_{std::numeric_limits<timer_ns>::min()};
   mutable std::atomic<std::uint64_t> timer_thread_hint_{0}; // relaxed: spreads foreign threads' timers
+
+  std::unique_ptr<io_reactor> reactor_;
 };
 
 } // namespace nanorun::detail

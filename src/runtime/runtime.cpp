@@ -30,9 +30,11 @@ runtime::~runtime()
   impl_->stop();
   shutdown();
   impl_->shutdown_timers();
+  impl_->shutdown_io();
   impl_->drain();
   destroy();
   impl_->shutdown_timers();
+  impl_->shutdown_io();
   impl_->drain();
 }
 

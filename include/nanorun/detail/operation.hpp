@@ -92,6 +92,8 @@ public:
     }
   }
 
+  operation* front() const noexcept { return head_; }
+
   operation* pop() noexcept
   {
     operation* op = head_;

@@ -2,6 +2,7 @@
 // handler's executor, and delivers the completion there.
 #pragma once
 
+#include <nanorun/detail/handler_work.hpp>
 #include <nanorun/detail/op_memory.hpp>
 #include <nanorun/detail/timer_op.hpp>
 #include <nanorun/runtime.hpp>
@@ -76,9 +77,6 @@ class timer_wait_handler final : public timer_wait_op
 {
 public:
   using allocator_type = boost::asio::associated_allocator_t<Handler>;
-  using handler_executor = boost::asio::associated_executor_t<Handler, IoExecutor>;
-  using tracked_executor = std::decay_t<decltype(boost::asio::prefer(
-      std::declval<const handler_executor&>(), boost::asio::execution::outstanding_work.tracked))>;
 
   template <class H>
   static timer_wait_handler* create(H&& h, const IoExecutor& io_ex, const runtime& rt)
@@ -103,31 +101,8 @@ private:
 
   template <class H>
   timer_wait_handler(H&& h, const IoExecutor& io_ex, const runtime& rt)
-      : timer_wait_op(&timer_wait_handler::do_complete), handler_(std::forward<H>(h))
+      : timer_wait_op(&timer_wait_handler::do_complete), handler_(std::forward<H>(h)), work_(handler_, io_ex, rt)
   {
-    // The runtime counts the pending wait itself, and a completion runs on
-    // one of its workers: a handler whose executor is the runtime's plain
-    // executor is called right there. Any other executor (a strand, a task
-    // executor, another context) is kept busy until the completion is
-    // delivered through it.
-    const handler_executor ex = boost::asio::get_associated_executor(handler_, io_ex);
-    if (is_plain_executor_of(ex, rt))
-      return;
-    work_.emplace(boost::asio::prefer(ex, boost::asio::execution::outstanding_work.tracked));
-  }
-
-  static bool is_plain_executor_of(const handler_executor& ex, const runtime& rt) noexcept
-  {
-    using plain = runtime::executor_type;
-    if constexpr (std::is_same_v<handler_executor, plain>)
-      return &boost::asio::query(ex, boost::asio::execution::context) == &rt;
-    else if constexpr (std::is_same_v<handler_executor, boost::asio::any_io_executor>)
-    {
-      const plain* p = ex.template target<plain>();
-      return p && &boost::asio::query(*p, boost::asio::execution::context) == &rt;
-    }
-    else
-      return false;
   }
 
   static void do_complete(operation* base, bool invoke)
@@ -135,24 +110,17 @@ private:
     auto* self = static_cast<timer_wait_handler*>(base);
     const boost::system::error_code ec = self->ec;
     Handler h(std::move(self->handler_));
-    std::optional<tracked_executor> work(std::move(self->work_));
+    handler_work<Handler, IoExecutor> work(std::move(self->work_));
     allocator_type a = boost::asio::get_associated_allocator(h);
     // Free the op before the upcall: the handler may start the next wait.
     self->~timer_wait_handler();
     memory::deallocate(a, self);
-    if (!invoke)
-      return;
-    if (!work)
-    {
-      // Already on a worker of the I/O executor's runtime.
-      std::move(h)(ec);
-      return;
-    }
-    boost::asio::dispatch(*work, boost::asio::detail::bind_handler(std::move(h), ec));
+    if (invoke)
+      work.complete(h, ec);
   }
 
   Handler handler_;
-  std::optional<tracked_executor> work_;
+  handler_work<Handler, IoExecutor> work_;
 };
 
 } // namespace nanorun::detail

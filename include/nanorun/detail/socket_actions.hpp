@@ -1,0 +1,254 @@
+// What each socket operation attempts when its descriptor may be ready, and
+// how its handler is called (the Action of io_op). perform() makes one
+// non-blocking attempt: false means "would block, wait for readiness".
+#pragma once
+
+#include <nanorun/detail/reactor_op.hpp>
+#include <nanorun/detail/socket_ops.hpp>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
+
+#include <cstddef>
+#include <utility>
+
+namespace nanorun::detail {
+
+// A buffer sequence as the OS wants it: at most max_bufs pieces, as Asio.
+class buffer_view
+{
+public:
+  template <class Buffers>
+  explicit buffer_view(const Buffers& buffers) noexcept
+  {
+    auto it = boost::asio::buffer_sequence_begin(buffers);
+    const auto end = boost::asio::buffer_sequence_end(buffers);
+    for (; it != end && n_ < socket_ops::max_bufs; ++it)
+    {
+      const auto b = *it;
+      bufs_[n_].data = const_cast<void*>(static_cast<const void*>(b.data()));
+      bufs_[n_].size = b.size();
+      total_ += b.size();
+      ++n_;
+    }
+  }
+  const socket_ops::buf* data() const noexcept { return bufs_; }
+  std::size_t count() const noexcept { return n_; }
+  std::size_t total() const noexcept { return total_; }
+
+private:
+  socket_ops::buf bufs_[socket_ops::max_bufs];
+  std::size_t n_ = 0;
+  std::size_t total_ = 0;
+};
+
+// The result of one attempt: done unless it would block.
+inline bool finish(reactor_op& op, std::ptrdiff_t r) noexcept
+{
+  if (r >= 0)
+  {
+    op.bytes = static_cast<std::size_t>(r);
+    return true;
+  }
+  op.bytes = 0;
+  return op.ec != boost::asio::error::would_block;
+}
+
+template <class Buffers>
+struct receive_action
+{
+  int fd;
+  Buffers buffers;
+  int flags;
+  bool stream;
+
+  bool perform(reactor_op& op)
+  {
+    const buffer_view v(buffers);
+    return finish(op, socket_ops::recv(fd, v.data(), v.count(), flags, stream, op.ec));
+  }
+  template <class Work, class Handler>
+  void complete(Work& w, Handler& h, const boost::system::error_code& ec, std::size_t n)
+  {
+    w.complete(h, ec, n);
+  }
+};
+
+template <class Buffers>
+struct send_action
+{
+  int fd;
+  Buffers buffers;
+  int flags;
+
+  bool perform(reactor_op& op)
+  {
+    const buffer_view v(buffers);
+    return finish(op, socket_ops::send(fd, v.data(), v.count(), flags, op.ec));
+  }
+  template <class Work, class Handler>
+  void complete(Work& w, Handler& h, const boost::system::error_code& ec, std::size_t n)
+  {
+    w.complete(h, ec, n);
+  }
+};
+
+template <class Buffers, class Endpoint>
+struct receive_from_action
+{
+  int fd;
+  Buffers buffers;
+  int flags;
+  Endpoint* sender;
+
+  bool perform(reactor_op& op)
+  {
+    const buffer_view v(buffers);
+    std::size_t len = sender->capacity();
+    const std::ptrdiff_t r = socket_ops::recvfrom(fd, v.data(), v.count(), flags, sender->data(), &len, op.ec);
+    if (r >= 0)
+      sender->resize(len);
+    return finish(op, r);
+  }
+  template <class Work, class Handler>
+  void complete(Work& w, Handler& h, const boost::system::error_code& ec, std::size_t n)
+  {
+    w.complete(h, ec, n);
+  }
+};
+
+template <class Buffers, class Endpoint>
+struct send_to_action
+{
+  int fd;
+  Buffers buffers;
+  int flags;
+  Endpoint destination;
+
+  bool perform(reactor_op& op)
+  {
+    const buffer_view v(buffers);
+    return finish(op, socket_ops::sendto(fd, v.data(), v.count(), flags, destination.data(),
+                                         destination.size(), op.ec));
+  }
+  template <class Work, class Handler>
+  void complete(Work& w, Handler& h, const boost::system::error_code& ec, std::size_t n)
+  {
+    w.complete(h, ec, n);
+  }
+};
+
+// Waits (async_wait) and connects: no bytes in the completion.
+struct wait_action
+{
+  int fd;
+  int dir; // 0 read, 1 write, 2 error
+
+  bool perform(reactor_op& op) { return socket_ops::poll_ready(fd, dir, 0, op.ec) || op.ec; }
+  template <class Work, class Handler>
+  void complete(Work& w, Handler& h, const boost::system::error_code& ec, std::size_t)
+  {
+    w.complete(h, ec);
+  }
+};
+
+struct connect_action
+{
+  int fd;
+
+  bool perform(reactor_op& op) { return socket_ops::connect_finished(fd, op.ec); }
+  template <class Work, class Handler>
+  void complete(Work& w, Handler& h, const boost::system::error_code& ec, std::size_t)
+  {
+    w.complete(h, ec);
+  }
+};
+
+// An accepted descriptor not yet owned by a socket is closed with the action.
+class accepted_fd
+{
+public:
+  accepted_fd() noexcept = default;
+  accepted_fd(accepted_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  accepted_fd& operator=(accepted_fd&&) = delete;
+  ~accepted_fd()
+  {
+    if (fd_ >= 0)
+    {
+      boost::system::error_code ignored;
+      socket_ops::close(fd_, ignored);
+    }
+  }
+  void reset(int fd) noexcept { fd_ = fd; }
+  int release() noexcept { return std::exchange(fd_, -1); }
+
+private:
+  int fd_ = -1;
+};
+
+template <class Endpoint>
+bool perform_accept(int fd, accepted_fd& out, Endpoint* peer, reactor_op& op)
+{
+  std::size_t len = peer ? peer->capacity() : 0;
+  const int nfd = socket_ops::accept(fd, peer ? peer->data() : nullptr, peer ? &len : nullptr, op.ec);
+  if (nfd < 0)
+    return op.ec != boost::asio::error::would_block; // EMFILE and the like end the op
+  out.reset(nfd);
+  if (peer)
+    peer->resize(len);
+  return true;
+}
+
+// Hands an accepted descriptor to a socket; it stays with `fd` (and is
+// closed with it) if the socket cannot take it.
+template <class Socket, class Protocol>
+void adopt(Socket& s, const Protocol& protocol, accepted_fd& fd, boost::system::error_code& ec)
+{
+  const int nfd = fd.release();
+  s.assign(protocol, nfd, ec);
+  if (ec)
+    fd.reset(nfd);
+}
+
+// async_accept(token): the handler gets a new socket of type Socket.
+template <class Socket, class Endpoint>
+struct accept_action
+{
+  int fd;
+  typename Socket::executor_type executor;
+  typename Socket::protocol_type protocol;
+  Endpoint* peer;
+  accepted_fd accepted{};
+
+  bool perform(reactor_op& op) { return perform_accept(fd, accepted, peer, op); }
+  template <class Work, class Handler>
+  void complete(Work& w, Handler& h, boost::system::error_code ec, std::size_t)
+  {
+    Socket s(executor);
+    if (!ec)
+      adopt(s, protocol, accepted, ec);
+    w.complete(h, ec, std::move(s));
+  }
+};
+
+// async_accept(peer, token): the new descriptor goes into an existing socket.
+template <class Socket, class Endpoint>
+struct accept_into_action
+{
+  int fd;
+  Socket* into;
+  typename Socket::protocol_type protocol;
+  Endpoint* peer;
+  accepted_fd accepted{};
+
+  bool perform(reactor_op& op) { return perform_accept(fd, accepted, peer, op); }
+  template <class Work, class Handler>
+  void complete(Work& w, Handler& h, boost::system::error_code ec, std::size_t)
+  {
+    if (!ec)
+      adopt(*into, protocol, accepted, ec);
+    w.complete(h, ec);
+  }
+};
+
+} // namespace nanorun::detail

@@ -1,0 +1,218 @@
+// io_reactor: descriptor states, speculative attempts and event dispatch.
+// The protocol is described in reactor.hpp.
+#include "reactor/reactor.hpp"
+
+#include <boost/asio/error.hpp>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace nanorun::detail {
+
+namespace {
+
+constexpr std::uint32_t dir_bit(io_dir d) noexcept
+{
+  return d == io_dir::read ? sys::ready_read : d == io_dir::write ? sys::ready_write : sys::ready_error;
+}
+
+void abort_all(op_queue& from, op_queue& to) noexcept
+{
+  while (operation* o = from.pop())
+  {
+    static_cast<reactor_op*>(o)->ec = boost::asio::error::operation_aborted;
+    to.push(o);
+  }
+}
+
+} // namespace
+
+io_reactor::io_reactor(std::unique_ptr<reactor_backend> backend)
+    : backend_(std::move(backend)), edge_(backend_->edge_triggered())
+{
+}
+
+io_reactor::~io_reactor() = default;
+
+descriptor_state* io_reactor::register_descriptor(int fd, std::error_code& ec)
+{
+  descriptor_state* s;
+  {
+    std::lock_guard lock(pool_mutex_);
+    if (free_)
+    {
+      s = free_;
+      free_ = s->next_free;
+    }
+    else
+    {
+      states_.push_back(std::make_unique<descriptor_state>());
+      s = states_.back().get();
+    }
+    s->live = true;
+  }
+  {
+    std::lock_guard lock(s->mutex);
+    s->fd = fd;
+    // Unknown until the first attempt: assume ready, so the first read or
+    // write is tried at once.
+    s->may_be_ready = sys::ready_read | sys::ready_write;
+    s->armed = 0;
+  }
+  // Edge-triggered backends watch both directions from the start; one-shot
+  // ones are armed per direction when an operation has to wait.
+  ec = edge_ ? backend_->add(fd, s, sys::ready_read | sys::ready_write) : backend_->add(fd, s, 0);
+  if (ec)
+  {
+    std::lock_guard lock(pool_mutex_);
+    s->live = false;
+    s->next_free = free_;
+    free_ = s;
+    return nullptr;
+  }
+  live_count_.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
+void io_reactor::deregister_descriptor(descriptor_state* s, op_queue& aborted)
+{
+  {
+    std::lock_guard lock(s->mutex);
+    for (op_queue& q : s->ops)
+      abort_all(q, aborted);
+    backend_->remove(s->fd);
+    s->fd = -1;
+    s->may_be_ready = 0;
+    s->armed = 0;
+  }
+  std::lock_guard lock(pool_mutex_);
+  s->live = false;
+  s->next_free = free_;
+  free_ = s;
+  live_count_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void io_reactor::arm(descriptor_state* s, io_dir dir, op_queue& done)
+{
+  // Caller holds s->mutex.
+  const std::uint32_t bit = dir_bit(dir);
+  if (edge_ || (s->armed & bit))
+    return;
+  s->armed |= bit;
+  if (std::error_code ec = backend_->modify(s->fd, s, s->armed))
+  {
+    // Cannot wait for it: fail whatever waits in that queue.
+    s->armed &= ~bit;
+    while (operation* o = s->ops[static_cast<int>(dir)].pop())
+    {
+      static_cast<reactor_op*>(o)->ec.assign(ec.value(), boost::system::system_category());
+      done.push(o);
+    }
+  }
+}
+
+void io_reactor::start_op(descriptor_state* s, io_dir dir, reactor_op* op, bool speculative, op_queue& done)
+{
+  std::lock_guard lock(s->mutex);
+  if (s->fd < 0)
+  {
+    op->ec = boost::asio::error::bad_descriptor;
+    done.push(op);
+    return;
+  }
+  op_queue& q = s->ops[static_cast<int>(dir)];
+  const std::uint32_t bit = dir_bit(dir);
+  if (speculative && q.empty() && (s->may_be_ready & bit))
+  {
+    if (op->perform())
+    {
+      done.push(op);
+      return;
+    }
+    s->may_be_ready &= ~bit;
+  }
+  q.push(op);
+  arm(s, dir, done);
+}
+
+void io_reactor::process(descriptor_state* s, std::uint32_t ready, op_queue& done)
+{
+  std::lock_guard lock(s->mutex);
+  if (s->fd < 0)
+    return; // a stale event for a closed descriptor
+  if (!edge_)
+    s->armed &= ~ready;
+  s->may_be_ready |= ready;
+  for (int d = 0; d < io_dir_count; ++d)
+  {
+    const io_dir dir = static_cast<io_dir>(d);
+    const std::uint32_t bit = dir_bit(dir);
+    // An error wakes every queue: each op's next attempt returns the error.
+    if (!(ready & (bit | sys::ready_error)))
+      continue;
+    op_queue& q = s->ops[d];
+    while (operation* o = q.front())
+    {
+      if (!static_cast<reactor_op*>(o)->perform())
+      {
+        s->may_be_ready &= ~bit;
+        break;
+      }
+      q.pop();
+      done.push(o);
+    }
+    if (!q.empty())
+      arm(s, dir, done);
+  }
+}
+
+void io_reactor::cancel_ops(descriptor_state* s, op_queue& aborted)
+{
+  std::lock_guard lock(s->mutex);
+  for (op_queue& q : s->ops)
+    abort_all(q, aborted);
+}
+
+void io_reactor::cancel_key(descriptor_state* s, const void* key, op_queue& aborted)
+{
+  std::lock_guard lock(s->mutex);
+  for (op_queue& q : s->ops)
+  {
+    op_queue keep;
+    while (operation* o = q.pop())
+    {
+      auto* op = static_cast<reactor_op*>(o);
+      if (op->cancel_key == key)
+      {
+        op->ec = boost::asio::error::operation_aborted;
+        aborted.push(op);
+      }
+      else
+        keep.push(op);
+    }
+    q.splice(keep);
+  }
+}
+
+std::size_t io_reactor::run(std::int64_t timeout_ns, op_queue& done)
+{
+  constexpr std::size_t batch = 128;
+  sys::ready_event events[batch];
+  const std::size_t n = backend_->wait(events, batch, timeout_ns);
+  for (std::size_t i = 0; i < n; ++i)
+    process(static_cast<descriptor_state*>(events[i].key), events[i].ready, done);
+  return n;
+}
+
+void io_reactor::shutdown(op_queue& out)
+{
+  std::lock_guard pool(pool_mutex_);
+  for (auto& s : states_)
+  {
+    std::lock_guard lock(s->mutex);
+    for (op_queue& q : s->ops)
+      out.splice(q);
+  }
+}
+
+} // namespace nanorun::detail

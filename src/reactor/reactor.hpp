@@ -1,0 +1,138 @@
+// The reactor layer: readiness-based I/O.
+//
+// THE BACKEND CONTRACT (reactor_backend). A backend watches descriptors and
+// reports readiness:
+//   add(fd, key, interest)     start watching fd; events carry key
+//   modify(fd, key, interest)  change what is watched
+//   remove(fd)                 stop watching (before the descriptor is closed)
+//   wait(out, n, timeout_ns)   block until something is ready, the timeout
+//                              passes (<0: none, 0: just look) or wake() is
+//                              called; returns the events written to out
+//   wake()                     from any thread: make a blocked or the next
+//                              wait() return. Never lost, may be spurious.
+// A backend is either edge-triggered (epoll: each readiness transition is
+// reported once, interest never needs re-arming) or one-shot (poll(2)
+// fallback: a reported direction is disarmed and the caller re-arms it with
+// modify() if it still has operations waiting). wait() may run on several
+// threads at once, and may report readiness that is already gone.
+//
+// THE REACTOR (io_reactor) keeps a descriptor_state per registered descriptor:
+// three queues of waiting operations (read, write, error) and a cache of the
+// directions that may be ready. All of it is guarded by the state's mutex, and
+// so is every perform() of its operations:
+//   * Starting an operation: if its queue is empty and the direction may be
+//     ready, it is performed at once (speculative I/O). If it finishes, it is
+//     handed back to the caller to post; it never completes inside the
+//     initiating call. Otherwise it is queued and, because the attempt saw
+//     EAGAIN, the direction's cache bit is cleared.
+//   * An event sets the cache bits, then performs queued operations in order
+//     until one has to wait.
+// Because both happen under the same mutex, an edge that arrives between a
+// failed attempt and the queueing is processed after the op is queued: no
+// readiness is lost. A stale event (for a descriptor that has been closed and
+// whose state was reused) only causes one extra attempt that sees EAGAIN.
+// That is why states are pooled and never freed while the reactor lives.
+//
+// Who waits: the scheduler (src/executor/park.cpp) lets one parked worker at a
+// time block in run(); busy workers call run(0) now and then. See the
+// scheduler's PARKING and REACTOR sections.
+#pragma once
+
+#include "sys/readiness.hpp"
+
+#include <nanorun/detail/operation.hpp>
+#include <nanorun/detail/reactor_op.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <vector>
+
+namespace nanorun::detail {
+
+class reactor_backend
+{
+public:
+  virtual ~reactor_backend() = default;
+  virtual bool edge_triggered() const noexcept = 0;
+  virtual std::error_code add(int fd, void* key, std::uint32_t interest) noexcept = 0;
+  virtual std::error_code modify(int fd, void* key, std::uint32_t interest) noexcept = 0;
+  virtual void remove(int fd) noexcept = 0;
+  virtual std::size_t wait(sys::ready_event* out, std::size_t capacity, std::int64_t timeout_ns) = 0;
+  virtual void wake() noexcept = 0;
+  virtual const char* name() const noexcept = 0;
+};
+
+enum class reactor_kind
+{
+  native,   // epoll on Linux
+  portable, // poll(2)
+};
+
+// The backend named by NANORUN_REACTOR ("epoll" or "poll"), else the native one.
+reactor_kind default_reactor_kind();
+std::unique_ptr<reactor_backend> make_reactor_backend(reactor_kind kind);
+
+struct descriptor_state
+{
+  std::mutex mutex;
+  int fd = -1;                              // guarded by mutex
+  op_queue ops[io_dir_count];               // guarded by mutex
+  std::uint32_t may_be_ready = 0;           // guarded by mutex; sys::readiness bits
+  std::uint32_t armed = 0;                  // guarded by mutex; one-shot backends only
+  descriptor_state* next_free = nullptr;    // guarded by io_reactor::pool_mutex_
+  bool live = false;                        // guarded by io_reactor::pool_mutex_
+};
+
+class io_reactor
+{
+public:
+  explicit io_reactor(std::unique_ptr<reactor_backend> backend);
+  ~io_reactor();
+  io_reactor(const io_reactor&) = delete;
+  io_reactor& operator=(const io_reactor&) = delete;
+
+  const char* backend_name() const noexcept { return backend_->name(); }
+
+  descriptor_state* register_descriptor(int fd, std::error_code& ec);
+  // Stops watching; every waiting operation is moved to `aborted` with
+  // operation_aborted. The descriptor itself is not closed.
+  void deregister_descriptor(descriptor_state* s, op_queue& aborted);
+
+  // Starts op in queue dir. A finished op (speculative success, or a wait
+  // whose direction may already be ready) is appended to `done`.
+  // `speculative` allows an attempt before any readiness event.
+  void start_op(descriptor_state* s, io_dir dir, reactor_op* op, bool speculative, op_queue& done);
+
+  // Every waiting operation of s, finished with operation_aborted.
+  void cancel_ops(descriptor_state* s, op_queue& aborted);
+  // The waiting operation of s whose cancel_key is key, if any.
+  void cancel_key(descriptor_state* s, const void* key, op_queue& aborted);
+
+  // Waits for readiness (timeout as reactor_backend::wait) and appends the
+  // operations that finished to `done`. Returns the number of events seen.
+  std::size_t run(std::int64_t timeout_ns, op_queue& done);
+  void wake() noexcept { backend_->wake(); }
+
+  // Whether any descriptor is registered: busy workers skip polling if not.
+  bool has_descriptors() const noexcept { return live_count_.load(std::memory_order_relaxed) != 0; }
+
+  // Takes every waiting operation of every descriptor (runtime destruction).
+  void shutdown(op_queue& out);
+
+private:
+  void process(descriptor_state* s, std::uint32_t ready, op_queue& done);
+  void arm(descriptor_state* s, io_dir dir, op_queue& done);
+
+  std::unique_ptr<reactor_backend> backend_;
+  const bool edge_;
+  std::mutex pool_mutex_;
+  std::vector<std::unique_ptr<descriptor_state>> states_; // guarded by pool_mutex_; never shrinks
+  descriptor_state* free_ = nullptr;                       // guarded by pool_mutex_
+  std::atomic<std::size_t> live_count_{0};                 // relaxed: a polling hint only
+};
+
+} // namespace nanorun::detail

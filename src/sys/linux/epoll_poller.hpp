@@ -1,0 +1,45 @@
+// Linux readiness backend: one epoll instance plus an eventfd for wake-ups.
+//
+// Descriptors are registered once, edge-triggered, for both directions: the
+// kernel reports each transition to readable or writable once, and the
+// reactor caches it until an operation sees EAGAIN. modify() is therefore
+// never needed on the hot path (arming a read does not cost an epoll_ctl).
+//
+// wake() writes the eventfd, whose registration is edge-triggered too: every
+// write is a new edge, so a wake-up that races with a waiter entering
+// epoll_wait is still delivered to it. The waiter drains the counter when it
+// sees the event and does not report it.
+#pragma once
+
+#include "sys/readiness.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+namespace nanorun::sys {
+
+class epoll_poller
+{
+public:
+  static constexpr bool edge_triggered = true;
+
+  epoll_poller();  // throws std::system_error
+  ~epoll_poller();
+  epoll_poller(const epoll_poller&) = delete;
+  epoll_poller& operator=(const epoll_poller&) = delete;
+
+  std::error_code add(int fd, void* key, std::uint32_t interest) noexcept;
+  std::error_code modify(int fd, void* key, std::uint32_t interest) noexcept;
+  void remove(int fd) noexcept;
+  // timeout_ns < 0: no timeout; 0: just poll. Returns the events written.
+  std::size_t wait(ready_event* out, std::size_t capacity, std::int64_t timeout_ns);
+  void wake() noexcept;
+
+private:
+  int epoll_fd_ = -1;
+  int event_fd_ = -1;
+  bool have_pwait2_ = true; // cleared on the first ENOSYS (kernels before 5.11)
+};
+
+} // namespace nanorun::sys

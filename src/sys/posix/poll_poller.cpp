@@ -1,0 +1,279 @@
+#include "sys/posix/poll_poller.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <fcntl.h>
+#include <new>
+#include <poll.h>
+#include <unistd.h>
+#include <vector>
+
+// pipe2 sets the flags atomically, so a fork+exec in another thread cannot
+// inherit the pipe. Every system that has it is listed; the rest use fcntl.
+#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) || \
+    defined(__DragonFly__)
+#define NANORUN_HAVE_PIPE2 1
+#endif
+
+namespace nanorun::sys {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+std::error_code last_error() noexcept { return {errno, std::system_category()}; }
+
+int open_pipe(int fds[2]) noexcept
+{
+#if defined(NANORUN_HAVE_PIPE2)
+  return ::pipe2(fds, O_CLOEXEC | O_NONBLOCK);
+#else
+  if (::pipe(fds) < 0)
+    return -1;
+  for (int i = 0; i < 2; ++i)
+  {
+    const int fl = ::fcntl(fds[i], F_GETFL, 0);
+    if (fl < 0 || ::fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) < 0 || ::fcntl(fds[i], F_SETFD, FD_CLOEXEC) < 0)
+    {
+      const int e = errno;
+      ::close(fds[0]);
+      ::close(fds[1]);
+      errno = e;
+      return -1;
+    }
+  }
+  return 0;
+#endif
+}
+
+short to_poll(std::uint32_t interest) noexcept
+{
+  short e = 0;
+  if (interest & ready_read)
+    e |= POLLIN;
+  if (interest & ready_write)
+    e |= POLLOUT;
+  if (interest & ready_error)
+    e |= POLLPRI;
+  return e;
+}
+
+constexpr short failure = POLLERR | POLLHUP | POLLNVAL;
+
+std::uint32_t from_poll(short e) noexcept
+{
+  if (e & failure)
+    return ready_error | ready_read | ready_write;
+  std::uint32_t r = 0;
+  if (e & POLLIN)
+    r |= ready_read;
+  if (e & POLLOUT)
+    r |= ready_write;
+  if (e & POLLPRI)
+    r |= ready_error;
+  return r;
+}
+
+// Whole milliseconds left, rounded up so that a timeout never ends early.
+int timeout_ms(std::int64_t timeout_ns, clock::time_point deadline) noexcept
+{
+  if (timeout_ns <= 0)
+    return timeout_ns == 0 ? 0 : -1;
+  const std::int64_t left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - clock::now()).count();
+  if (left <= 0)
+    return 0;
+  const std::int64_t ms = (left + 999999) / 1000000;
+  return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+}
+
+} // namespace
+
+poll_poller::poll_poller()
+{
+  if (open_pipe(pipe_) < 0)
+    throw std::system_error(last_error(), "nanorun: pipe");
+}
+
+poll_poller::~poll_poller()
+{
+  ::close(pipe_[0]);
+  ::close(pipe_[1]);
+}
+
+bool poll_poller::changed() noexcept
+{
+  ++version_;
+  polling_current_ = 0;
+  return polling_ != 0;
+}
+
+void poll_poller::signal() noexcept
+{
+  const char byte = 0;
+  // EAGAIN means the pipe is full, so it is readable anyway.
+  [[maybe_unused]] const ssize_t r = ::write(pipe_[1], &byte, 1);
+}
+
+void poll_poller::drain() noexcept
+{
+  char buf[256];
+  for (;;)
+  {
+    const ssize_t r = ::read(pipe_[0], buf, sizeof buf);
+    if (r == static_cast<ssize_t>(sizeof buf) || (r < 0 && errno == EINTR))
+      continue;
+    return; // empty (EAGAIN) or a short read: nothing left
+  }
+}
+
+std::error_code poll_poller::add(int fd, void* key, std::uint32_t interest) noexcept
+{
+  if (fd < 0)
+    return std::make_error_code(std::errc::bad_file_descriptor);
+  bool tell = false;
+  {
+    std::lock_guard lock(mutex_);
+    try
+    {
+      if (!registry_.try_emplace(fd, entry{key, interest, ++next_epoch_}).second)
+        return std::make_error_code(std::errc::file_exists); // as epoll_ctl
+    }
+    catch (const std::bad_alloc&)
+    {
+      return std::make_error_code(std::errc::not_enough_memory);
+    }
+    if (interest)
+      tell = changed();
+  }
+  if (tell)
+    signal();
+  return {};
+}
+
+std::error_code poll_poller::modify(int fd, void* key, std::uint32_t interest) noexcept
+{
+  bool tell = false;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = registry_.find(fd);
+    if (it == registry_.end())
+      return std::make_error_code(std::errc::no_such_file_or_directory); // as epoll_ctl
+    // Only added directions matter to a stale snapshot: one that still
+    // watches a dropped direction is filtered when it collects.
+    const std::uint32_t added = interest & ~it->second.interest;
+    it->second.key = key;
+    it->second.interest = interest;
+    if (added)
+      tell = changed();
+  }
+  if (tell)
+    signal();
+  return {};
+}
+
+void poll_poller::remove(int fd) noexcept
+{
+  bool tell = false;
+  {
+    std::lock_guard lock(mutex_);
+    // Told even if nothing is armed: a snapshot may still hold the fd, and a
+    // sleeping poll would keep the file open after the caller closes it.
+    if (registry_.erase(fd) != 0)
+      tell = changed();
+  }
+  if (tell)
+    signal();
+}
+
+std::size_t poll_poller::wait(ready_event* out, std::size_t capacity, std::int64_t timeout_ns)
+{
+  clock::time_point deadline{};
+  if (timeout_ns > 0)
+  {
+    const auto now = clock::now();
+    const auto room = clock::time_point::max() - now;
+    const std::chrono::nanoseconds t(timeout_ns);
+    deadline = t < room ? now + std::chrono::duration_cast<clock::duration>(t) : clock::time_point::max();
+  }
+  // Per thread, because several threads may wait at once.
+  thread_local std::vector<pollfd> fds;
+  thread_local std::vector<std::uint64_t> epochs;
+  for (;;)
+  {
+    // Relaxed, like wake()'s store: the flag carries no data, and the pipe
+    // orders that store before this load once we have drained its byte.
+    if (wake_pending_.load(std::memory_order_relaxed) && wake_pending_.exchange(false, std::memory_order_relaxed))
+      return 0;
+    std::uint64_t version;
+    {
+      std::lock_guard lock(mutex_);
+      fds.clear();
+      epochs.clear();
+      fds.push_back(pollfd{pipe_[0], POLLIN, 0});
+      epochs.push_back(0);
+      for (const auto& [fd, e] : registry_)
+        if (e.interest)
+        {
+          fds.push_back(pollfd{fd, to_poll(e.interest), 0});
+          epochs.push_back(e.epoch);
+        }
+      version = version_;
+      ++polling_;
+      ++polling_current_;
+    }
+    const int n = ::poll(fds.data(), static_cast<nfds_t>(fds.size()), timeout_ms(timeout_ns, deadline));
+    const std::error_code ec = n < 0 ? last_error() : std::error_code{};
+    std::size_t k = 0;
+    {
+      std::lock_guard lock(mutex_);
+      --polling_;
+      if (version == version_)
+        --polling_current_;
+      if (n > 0 && fds[0].revents)
+      {
+        drain();
+        if (polling_ != polling_current_)
+          (void)0;
+      }
+      for (std::size_t i = 1; n > 0 && i < fds.size() && k < capacity; ++i)
+      {
+        if (!fds[i].revents)
+          continue;
+        const auto it = registry_.find(fds[i].fd);
+        if (it == registry_.end() || it->second.epoch != epochs[i])
+          continue; // removed (and maybe re-added) since the snapshot
+        entry& e = it->second;
+        // Only what is still armed: another waiter may have reported it. A
+        // failure goes whole to every queue, and disarms everything.
+        std::uint32_t ready = from_poll(fds[i].revents);
+        if (!(ready & e.interest))
+          continue;
+        if (!(fds[i].revents & failure))
+          ready &= e.interest;
+        e.interest &= ~ready;
+        out[k++] = ready_event{e.key, ready};
+      }
+    }
+    if (n < 0)
+    {
+      if (ec.value() == EINTR)
+        return 0; // a signal: the caller re-evaluates its deadline anyway
+      throw std::system_error(ec, "nanorun: poll");
+    }
+    if (k != 0 || timeout_ns == 0 || (timeout_ns > 0 && clock::now() >= deadline))
+      return k;
+    // Woken by a registry change, or by readiness another waiter took: poll
+    // a fresh snapshot for the time that is left.
+  }
+}
+
+void poll_poller::wake() noexcept
+{
+  // The flag before the byte: a waiter that drains the byte then finds it
+  // (the pipe orders the two; see the load in wait()).
+  wake_pending_.store(true, std::memory_order_relaxed);
+  signal();
+}
+
+} // namespace nanorun::sys

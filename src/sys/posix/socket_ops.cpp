@@ -1,0 +1,458 @@
+// Every BSD-socket call nanorun makes. See include/nanorun/detail/socket_ops.hpp.
+#include <nanorun/detail/socket_ops.hpp>
+
+#include <boost/asio/error.hpp>
+
+#include <cerrno>
+#include <cstddef>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+namespace nanorun::detail::socket_ops {
+
+static_assert(sizeof(buf) == sizeof(iovec) && offsetof(buf, data) == offsetof(iovec, iov_base) &&
+              offsetof(buf, size) == offsetof(iovec, iov_len));
+
+namespace {
+
+void set_errno(error_code& ec) noexcept
+{
+  const int e = errno;
+  if (e == EAGAIN || e == EWOULDBLOCK)
+    ec = boost::asio::error::would_block;
+  else
+    ec.assign(e, boost::system::system_category());
+}
+
+iovec* as_iov(const buf* b) noexcept { return reinterpret_cast<iovec*>(const_cast<buf*>(b)); }
+
+[[maybe_unused]] bool set_flags(int fd, error_code& ec) noexcept
+{
+  // For platforms without SOCK_CLOEXEC/SOCK_NONBLOCK at creation.
+  const int fl = ::fcntl(fd, F_GETFL, 0);
+  if (fl < 0 || ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || ::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+  {
+    set_errno(ec);
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+int open(int family, int type, int protocol, error_code& ec)
+{
+#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
+  const int fd = ::socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+  if (fd < 0)
+  {
+    set_errno(ec);
+    return -1;
+  }
+#else
+  const int fd = ::socket(family, type, protocol);
+  if (fd < 0)
+  {
+    set_errno(ec);
+    return -1;
+  }
+  if (!set_flags(fd, ec))
+  {
+    ::close(fd);
+    return -1;
+  }
+#endif
+#if defined(SO_NOSIGPIPE)
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+  ec.clear();
+  return fd;
+}
+
+void close(int fd, error_code& ec) noexcept
+{
+  // Not retried on EINTR: on Linux the descriptor is gone whatever close says,
+  // and retrying could close a descriptor another thread just opened.
+  if (::close(fd) < 0 && errno != EINTR)
+    set_errno(ec);
+  else
+    ec.clear();
+}
+
+void bind(int fd, const void* addr, std::size_t len, error_code& ec)
+{
+  if (::bind(fd, static_cast<const sockaddr*>(addr), static_cast<socklen_t>(len)) < 0)
+    set_errno(ec);
+  else
+    ec.clear();
+}
+
+void listen(int fd, int backlog, error_code& ec)
+{
+  if (::listen(fd, backlog) < 0)
+    set_errno(ec);
+  else
+    ec.clear();
+}
+
+int accept(int fd, void* addr, std::size_t* len, error_code& ec)
+{
+  sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  for (;;)
+  {
+#if defined(__linux__)
+    const int nfd = ::accept4(fd, reinterpret_cast<sockaddr*>(&ss), &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+#else
+    const int nfd = ::accept(fd, reinterpret_cast<sockaddr*>(&ss), &sl);
+#endif
+    if (nfd >= 0)
+    {
+#if !defined(__linux__)
+      if (!set_flags(nfd, ec))
+      {
+        ::close(nfd);
+        return -1;
+      }
+#endif
+      if (addr && len)
+      {
+        const std::size_t n = sl < *len ? sl : *len;
+        __builtin_memcpy(addr, &ss, n);
+        *len = sl;
+      }
+      ec.clear();
+      return nfd;
+    }
+    if (errno == EINTR)
+      continue;
+    // The connection was reset before we took it: Asio's reactive accept
+    // treats this as "nothing yet" too, and waits for the next one.
+    if (errno == ECONNABORTED || errno == EPROTO)
+    {
+      ec = boost::asio::error::would_block;
+      return -1;
+    }
+    set_errno(ec);
+    return -1;
+  }
+}
+
+bool connect(int fd, const void* addr, std::size_t len, error_code& ec)
+{
+  if (::connect(fd, static_cast<const sockaddr*>(addr), static_cast<socklen_t>(len)) == 0)
+  {
+    ec.clear();
+    return true;
+  }
+  // EINTR: the connect goes on asynchronously, like EINPROGRESS.
+  if (errno == EINPROGRESS || errno == EINTR || errno == EAGAIN)
+  {
+    ec.clear();
+    return false;
+  }
+  set_errno(ec);
+  return true;
+}
+
+bool connect_finished(int fd, error_code& ec)
+{
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+  {
+    set_errno(ec);
+    return true;
+  }
+  if (err != 0)
+  {
+    ec.assign(err, boost::system::system_category());
+    return true;
+  }
+  // No error yet: connected, or still in progress (a stale readiness report).
+  sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &sl) == 0)
+  {
+    ec.clear();
+    return true;
+  }
+  if (errno == ENOTCONN)
+    return false;
+  set_errno(ec);
+  return true;
+}
+
+std::ptrdiff_t recv(int fd, const buf* b, std::size_t n, int flags, bool stream, error_code& ec)
+{
+  msghdr msg{};
+  msg.msg_iov = as_iov(b);
+  msg.msg_iovlen = n;
+  for (;;)
+  {
+    const ssize_t r = ::recvmsg(fd, &msg, flags);
+    if (r >= 0)
+    {
+      ec.clear();
+      if (r == 0 && stream)
+      {
+        bool want = false;
+        for (std::size_t i = 0; i < n; ++i)
+          want = want || b[i].size != 0;
+        if (want)
+        {
+          ec = boost::asio::error::eof;
+          return -1;
+        }
+      }
+      return r;
+    }
+    if (errno != EINTR)
+    {
+      set_errno(ec);
+      return -1;
+    }
+  }
+}
+
+std::ptrdiff_t send(int fd, const buf* b, std::size_t n, int flags, error_code& ec)
+{
+  msghdr msg{};
+  msg.msg_iov = as_iov(b);
+  msg.msg_iovlen = n;
+#if defined(MSG_NOSIGNAL)
+  flags |= MSG_NOSIGNAL;
+#endif
+  for (;;)
+  {
+    const ssize_t r = ::sendmsg(fd, &msg, flags);
+    if (r >= 0)
+    {
+      ec.clear();
+      return r;
+    }
+    if (errno != EINTR)
+    {
+      set_errno(ec);
+      return -1;
+    }
+  }
+}
+
+std::ptrdiff_t recvfrom(int fd, const buf* b, std::size_t n, int flags, void* addr, std::size_t* len,
+                        error_code& ec)
+{
+  msghdr msg{};
+  msg.msg_name = addr;
+  msg.msg_namelen = static_cast<socklen_t>(*len);
+  msg.msg_iov = as_iov(b);
+  msg.msg_iovlen = n;
+  for (;;)
+  {
+    const ssize_t r = ::recvmsg(fd, &msg, flags);
+    if (r >= 0)
+    {
+      *len = msg.msg_namelen;
+      ec.clear();
+      return r;
+    }
+    if (errno != EINTR)
+    {
+      set_errno(ec);
+      return -1;
+    }
+  }
+}
+
+std::ptrdiff_t sendto(int fd, const buf* b, std::size_t n, int flags, const void* addr, std::size_t len,
+                      error_code& ec)
+{
+  msghdr msg{};
+  msg.msg_name = const_cast<void*>(addr);
+  msg.msg_namelen = static_cast<socklen_t>(len);
+  msg.msg_iov = as_iov(b);
+  msg.msg_iovlen = n;
+#if defined(MSG_NOSIGNAL)
+  flags |= MSG_NOSIGNAL;
+#endif
+  for (;;)
+  {
+    const ssize_t r = ::sendmsg(fd, &msg, flags);
+    if (r >= 0)
+    {
+      ec.clear();
+      return r;
+    }
+    if (errno != EINTR)
+    {
+      set_errno(ec);
+      return -1;
+    }
+  }
+}
+
+void shutdown(int fd, int what, error_code& ec)
+{
+  if (::shutdown(fd, what) < 0)
+    set_errno(ec);
+  else
+    ec.clear();
+}
+
+std::size_t available(int fd, error_code& ec)
+{
+  int n = 0;
+  if (::ioctl(fd, FIONREAD, &n) < 0)
+  {
+    set_errno(ec);
+    return 0;
+  }
+  ec.clear();
+  return static_cast<std::size_t>(n);
+}
+
+void local_address(int fd, void* addr, std::size_t* len, error_code& ec)
+{
+  socklen_t sl = static_cast<socklen_t>(*len);
+  if (::getsockname(fd, static_cast<sockaddr*>(addr), &sl) < 0)
+    set_errno(ec);
+  else
+  {
+    *len = sl;
+    ec.clear();
+  }
+}
+
+void peer_address(int fd, void* addr, std::size_t* len, error_code& ec)
+{
+  socklen_t sl = static_cast<socklen_t>(*len);
+  if (::getpeername(fd, static_cast<sockaddr*>(addr), &sl) < 0)
+    set_errno(ec);
+  else
+  {
+    *len = sl;
+    ec.clear();
+  }
+}
+
+void set_option(int fd, int level, int name, const void* value, std::size_t size, error_code& ec)
+{
+  if (::setsockopt(fd, level, name, value, static_cast<socklen_t>(size)) < 0)
+    set_errno(ec);
+  else
+    ec.clear();
+}
+
+void get_option(int fd, int level, int name, void* value, std::size_t* size, error_code& ec)
+{
+  socklen_t sl = static_cast<socklen_t>(*size);
+  if (::getsockopt(fd, level, name, value, &sl) < 0)
+    set_errno(ec);
+  else
+  {
+    *size = sl;
+    ec.clear();
+  }
+}
+
+bool poll_ready(int fd, int dir, int timeout_ms, error_code& ec)
+{
+  pollfd p{};
+  p.fd = fd;
+  p.events = static_cast<short>(dir == 0 ? POLLIN : dir == 1 ? POLLOUT : POLLPRI);
+  for (;;)
+  {
+    const int r = ::poll(&p, 1, timeout_ms);
+    if (r >= 0)
+    {
+      ec.clear();
+      return r > 0;
+    }
+    if (errno != EINTR)
+    {
+      set_errno(ec);
+      return false;
+    }
+  }
+}
+
+int max_listen_connections() noexcept { return SOMAXCONN; }
+
+} // namespace nanorun::detail::socket_ops
+
+#include <netdb.h>
+
+namespace nanorun::detail::socket_ops {
+
+namespace {
+error_code addrinfo_error(int e) noexcept
+{
+  namespace err = boost::asio::error;
+  switch (e)
+  {
+  case EAI_NONAME:
+    return err::host_not_found;
+#if defined(EAI_NODATA) && EAI_NODATA != EAI_NONAME
+  case EAI_NODATA:
+    return err::no_data;
+#endif
+  case EAI_AGAIN:
+    return err::host_not_found_try_again;
+  case EAI_FAIL:
+    return err::no_recovery;
+  case EAI_SERVICE:
+    return err::service_not_found;
+  case EAI_SOCKTYPE:
+    return err::socket_type_not_supported;
+  case EAI_FAMILY:
+    return err::address_family_not_supported;
+  case EAI_MEMORY:
+    return err::no_memory;
+  case EAI_BADFLAGS:
+    return err::invalid_argument;
+  case EAI_SYSTEM:
+    return {errno, boost::system::system_category()};
+  default:
+    return err::host_not_found;
+  }
+}
+} // namespace
+
+std::vector<resolved_address> resolve(const std::string& host, const std::string& service, int family,
+                                      int socktype, int protocol, int flags, error_code& ec)
+{
+  addrinfo hints{};
+  hints.ai_family = family;
+  hints.ai_socktype = socktype;
+  hints.ai_protocol = protocol;
+  hints.ai_flags = flags;
+  addrinfo* list = nullptr;
+  const int r = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.empty() ? nullptr : service.c_str(),
+                              &hints, &list);
+  std::vector<resolved_address> out;
+  if (r != 0)
+  {
+    ec = addrinfo_error(r);
+    return out;
+  }
+  for (addrinfo* a = list; a; a = a->ai_next)
+  {
+    if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) || a->ai_addrlen > sizeof(resolved_address::bytes))
+      continue;
+    resolved_address ra{};
+    __builtin_memcpy(ra.bytes, a->ai_addr, a->ai_addrlen);
+    ra.size = a->ai_addrlen;
+    out.push_back(ra);
+  }
+  ::freeaddrinfo(list);
+  ec.clear();
+  return out;
+}
+
+} // namespace nanorun::detail::socket_ops
