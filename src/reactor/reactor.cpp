@@ -126,6 +126,8 @@ void io_reactor::start_op(descriptor_state* s, io_dir dir, reactor_op* op, bool 
   {
     if (op->perform())
     {
+      if (op->drained)
+        s->may_be_ready &= ~bit;
       done.push(op);
       return;
     }
@@ -153,13 +155,23 @@ void io_reactor::process(descriptor_state* s, std::uint32_t ready, op_queue& don
     op_queue& q = s->ops[d];
     while (operation* o = q.front())
     {
-      if (!static_cast<reactor_op*>(o)->perform())
+      auto* op = static_cast<reactor_op*>(o);
+      if (!op->perform())
       {
         s->may_be_ready &= ~bit;
         break;
       }
       q.pop();
       done.push(o);
+      if (op->drained)
+      {
+        // Later ops in the queue wait for the next event (edge-triggered),
+        // or get re-armed below (one-shot).
+        s->may_be_ready &= ~bit;
+        if (!q.empty())
+          arm(s, dir, done);
+        break;
+      }
     }
     if (!q.empty())
       arm(s, dir, done);

@@ -31,6 +31,10 @@ public:
 
   boost::system::error_code ec;
   std::size_t bytes = 0;
+  // Set by a finished attempt that moved less than it asked for: the
+  // direction is drained, so the next operation waits for an event instead
+  // of trying a call that would only say EAGAIN (tokio does the same).
+  bool drained = false;
   // The cancellation handler's address while one is installed: per-operation
   // cancellation finds the op by this key, never by dereferencing a pointer
   // the handler kept (the op may already be gone).

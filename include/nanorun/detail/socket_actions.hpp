@@ -65,7 +65,9 @@ struct receive_action
   bool perform(reactor_op& op)
   {
     const buffer_view v(buffers);
-    return finish(op, socket_ops::recv(fd, v.data(), v.count(), flags, stream, op.ec));
+    const bool done = finish(op, socket_ops::recv(fd, v.data(), v.count(), flags, stream, op.ec));
+    op.drained = stream && !op.ec && op.bytes < v.total();
+    return done;
   }
   template <class Work, class Handler>
   void complete(Work& w, Handler& h, const boost::system::error_code& ec, std::size_t n)
@@ -84,7 +86,9 @@ struct send_action
   bool perform(reactor_op& op)
   {
     const buffer_view v(buffers);
-    return finish(op, socket_ops::send(fd, v.data(), v.count(), flags, op.ec));
+    const bool done = finish(op, socket_ops::send(fd, v.data(), v.count(), flags, op.ec));
+    op.drained = !op.ec && op.bytes < v.total();
+    return done;
   }
   template <class Work, class Handler>
   void complete(Work& w, Handler& h, const boost::system::error_code& ec, std::size_t n)

@@ -234,7 +234,7 @@ std::size_t poll_poller::wait(ready_event* out, std::size_t capacity, std::int64
       {
         drain();
         if (polling_ != polling_current_)
-          (void)0;
+          signal(); // the byte we drained was for them too
       }
       for (std::size_t i = 1; n > 0 && i < fds.size() && k < capacity; ++i)
       {
