@@ -149,7 +149,7 @@ private:
     void operator()(Handler&& h, const Buffers& buffers, message_flags flags) const
     {
       self->core_.start(std::forward<Handler>(h), detail::io_dir::write,
-                        detail::send_action<Buffers>{self->core_.fd(), buffers, flags}, true);
+                        detail::send_action<Buffers>{self->core_.fd(), buffers, flags});
     }
   };
 
@@ -162,7 +162,7 @@ private:
     void operator()(Handler&& h, const Buffers& buffers, message_flags flags) const
     {
       self->core_.start(std::forward<Handler>(h), detail::io_dir::read,
-                        detail::receive_action<Buffers>{self->core_.fd(), buffers, flags, false}, true);
+                        detail::receive_action<Buffers>{self->core_.fd(), buffers, flags, false});
     }
   };
 
@@ -180,7 +180,7 @@ private:
       detail::send_to_action<Buffers, endpoint_type> a{self->core_.fd(), buffers, flags, to};
       if (ec)
         return self->core_.fail(std::forward<Handler>(h), std::move(a), ec);
-      self->core_.start(std::forward<Handler>(h), detail::io_dir::write, std::move(a), true);
+      self->core_.start(std::forward<Handler>(h), detail::io_dir::write, std::move(a));
     }
   };
 
@@ -193,8 +193,7 @@ private:
     void operator()(Handler&& h, const Buffers& buffers, endpoint_type* from, message_flags flags) const
     {
       self->core_.start(std::forward<Handler>(h), detail::io_dir::read,
-                        detail::receive_from_action<Buffers, endpoint_type>{self->core_.fd(), buffers, flags, from},
-                        true);
+                        detail::receive_from_action<Buffers, endpoint_type>{self->core_.fd(), buffers, flags, from});
     }
   };
 };

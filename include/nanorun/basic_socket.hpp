@@ -363,8 +363,9 @@ private:
         return self->core_.fail(std::forward<Handler>(h), action, ec);
       if (detail::socket_ops::connect(self->core_.fd(), peer.data(), peer.size(), ec))
         return self->core_.fail(std::forward<Handler>(h), action, ec); // done at once: queued
-      self->core_.start(std::forward<Handler>(h), detail::io_dir::write, detail::connect_action{self->core_.fd()},
-                        false);
+      // Tried at once as well: the connection may have completed, and its
+      // edge been consumed by another worker, before the op is queued.
+      self->core_.start(std::forward<Handler>(h), detail::io_dir::write, detail::connect_action{self->core_.fd()});
     }
   };
 
@@ -379,7 +380,7 @@ private:
     {
       const int dir = static_cast<int>(w);
       const detail::io_dir d = dir == 0 ? detail::io_dir::read : dir == 1 ? detail::io_dir::write : detail::io_dir::error;
-      self->core_.start(std::forward<Handler>(h), d, detail::wait_action{self->core_.fd(), dir}, true);
+      self->core_.start(std::forward<Handler>(h), d, detail::wait_action{self->core_.fd(), dir});
     }
   };
 };

@@ -348,7 +348,7 @@ private:
       detail::accept_into_action<Socket, endpoint_type> a{self->core_.fd(), peer, self->protocol_, ep};
       if (peer->is_open())
         return self->core_.fail(std::forward<Handler>(h), std::move(a), boost::asio::error::already_open);
-      self->core_.start(std::forward<Handler>(h), detail::io_dir::read, std::move(a), true);
+      self->core_.start(std::forward<Handler>(h), detail::io_dir::read, std::move(a));
     }
   };
 
@@ -364,7 +364,7 @@ private:
     {
       detail::accept_action<Socket, endpoint_type> a{self->core_.fd(), typename Socket::executor_type(ex),
                                                      self->protocol_, nullptr};
-      self->core_.start(std::forward<Handler>(h), detail::io_dir::read, std::move(a), true);
+      self->core_.start(std::forward<Handler>(h), detail::io_dir::read, std::move(a));
     }
   };
 

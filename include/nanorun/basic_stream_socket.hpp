@@ -183,7 +183,7 @@ private:
       // Asio completes a read of nothing at once, with nothing.
       if (self->is_open() && boost::asio::buffer_size(buffers) == 0)
         return self->core_.fail(std::forward<Handler>(h), std::move(a), {});
-      self->core_.start(std::forward<Handler>(h), detail::io_dir::read, std::move(a), true);
+      self->core_.start(std::forward<Handler>(h), detail::io_dir::read, std::move(a));
     }
   };
 
@@ -200,7 +200,7 @@ private:
       action a{self->core_.fd(), buffers, flags};
       if (self->is_open() && boost::asio::buffer_size(buffers) == 0)
         return self->core_.fail(std::forward<Handler>(h), std::move(a), {});
-      self->core_.start(std::forward<Handler>(h), detail::io_dir::write, std::move(a), true);
+      self->core_.start(std::forward<Handler>(h), detail::io_dir::write, std::move(a));
     }
   };
 };

@@ -193,7 +193,10 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
     operation* op = next_op(ts);
     if (!op)
     {
-      if (poll_timers(ts) | poll_io(ts))
+      // Both, always: timers and I/O are each worth a look.
+      const bool fired = poll_timers(ts);
+      const bool io = poll_io(ts);
+      if (fired || io)
         continue;
       if (!block)
         break;

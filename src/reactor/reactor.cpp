@@ -56,7 +56,7 @@ descriptor_state* io_reactor::register_descriptor(int fd, std::error_code& ec)
     s->fd = fd;
     // Unknown until the first attempt: assume ready, so the first read or
     // write is tried at once.
-    s->may_be_ready = sys::ready_read | sys::ready_write;
+    s->may_be_ready = sys::ready_read | sys::ready_write | sys::ready_error;
     s->armed = 0;
   }
   // Edge-triggered backends watch both directions from the start; one-shot
@@ -111,7 +111,7 @@ void io_reactor::arm(descriptor_state* s, io_dir dir, op_queue& done)
   }
 }
 
-void io_reactor::start_op(descriptor_state* s, io_dir dir, reactor_op* op, bool speculative, op_queue& done)
+void io_reactor::start_op(descriptor_state* s, io_dir dir, reactor_op* op, op_queue& done)
 {
   std::lock_guard lock(s->mutex);
   if (s->fd < 0)
@@ -122,7 +122,7 @@ void io_reactor::start_op(descriptor_state* s, io_dir dir, reactor_op* op, bool 
   }
   op_queue& q = s->ops[static_cast<int>(dir)];
   const std::uint32_t bit = dir_bit(dir);
-  if (speculative && q.empty() && (s->may_be_ready & bit))
+  if (q.empty() && (s->may_be_ready & bit))
   {
     if (op->perform())
     {

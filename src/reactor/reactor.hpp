@@ -102,10 +102,11 @@ public:
   // operation_aborted. The descriptor itself is not closed.
   void deregister_descriptor(descriptor_state* s, op_queue& aborted);
 
-  // Starts op in queue dir. A finished op (speculative success, or a wait
-  // whose direction may already be ready) is appended to `done`.
-  // `speculative` allows an attempt before any readiness event.
-  void start_op(descriptor_state* s, io_dir dir, reactor_op* op, bool speculative, op_queue& done);
+  // Starts op in queue dir. It is tried at once if its queue is empty and its
+  // direction may be ready (never skipped: with edge-triggered readiness the
+  // event may already have been consumed); if that finishes it, it is
+  // appended to `done`.
+  void start_op(descriptor_state* s, io_dir dir, reactor_op* op, op_queue& done);
 
   // Every waiting operation of s, finished with operation_aborted.
   void cancel_ops(descriptor_state* s, op_queue& aborted);

@@ -28,12 +28,12 @@ void io_deregister(runtime& rt, descriptor_state* s) noexcept
   sched.post_counted(aborted);
 }
 
-void io_start(runtime& rt, descriptor_state* s, io_dir dir, reactor_op* op, bool speculative)
+void io_start(runtime& rt, descriptor_state* s, io_dir dir, reactor_op* op)
 {
   scheduler& sched = rt.scheduler_impl();
   sched.work_started();
   op_queue done;
-  sched.reactor().start_op(s, dir, op, speculative, done);
+  sched.reactor().start_op(s, dir, op, done);
   // Finished already (or failed to start): queued, never run from here.
   sched.post_counted(done);
 }

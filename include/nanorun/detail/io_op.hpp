@@ -64,13 +64,13 @@ public:
 
   // Installs cancellation (if the handler has a slot) and starts waiting on s.
   // With s null (no descriptor), completes with the action's preset error.
-  static void start(io_op* op, runtime& rt, descriptor_state* s, io_dir dir, bool speculative)
+  static void start(io_op* op, runtime& rt, descriptor_state* s, io_dir dir)
   {
     auto slot = boost::asio::get_associated_cancellation_slot(op->handler_);
     if (s && slot.is_connected())
       op->cancel_key = &slot.template emplace<io_cancel_handler>(&rt, s);
     if (s)
-      io_start(rt, s, dir, op, speculative);
+      io_start(rt, s, dir, op);
     else
       io_complete_now(rt, op);
   }

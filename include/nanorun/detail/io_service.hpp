@@ -25,8 +25,8 @@ descriptor_state* io_register(runtime& rt, int fd, boost::system::error_code& ec
 // Stops watching; waiting operations complete with operation_aborted. Does not
 // close the descriptor.
 void io_deregister(runtime& rt, descriptor_state* s) noexcept;
-// speculative: try the operation before any readiness event.
-void io_start(runtime& rt, descriptor_state* s, io_dir dir, reactor_op* op, bool speculative);
+// Tries op at once if s may be ready in dir (speculative I/O), else queues it.
+void io_start(runtime& rt, descriptor_state* s, io_dir dir, reactor_op* op);
 // Completes every waiting operation of s with operation_aborted.
 void io_cancel(runtime& rt, descriptor_state* s) noexcept;
 // Completes the waiting operation of s whose cancel_key is key, if any.

@@ -146,13 +146,13 @@ public:
   // Starts an asynchronous operation; a closed socket completes it with
   // bad_descriptor (queued, not inline).
   template <class Action, class Handler>
-  void start(Handler&& h, io_dir dir, Action action, bool speculative)
+  void start(Handler&& h, io_dir dir, Action action)
   {
     using op_type = io_op<std::decay_t<Handler>, Executor, Action>;
     op_type* op = op_type::create(std::forward<Handler>(h), ex_, *rt_, std::move(action));
     if (!state_)
       op->ec = boost::asio::error::bad_descriptor;
-    op_type::start(op, *rt_, state_, dir, speculative);
+    op_type::start(op, *rt_, state_, dir);
   }
 
   // Completes an asynchronous operation at once (queued) with ec.
@@ -162,7 +162,7 @@ public:
     using op_type = io_op<std::decay_t<Handler>, Executor, Action>;
     op_type* op = op_type::create(std::forward<Handler>(h), ex_, *rt_, std::move(action));
     op->ec = ec;
-    op_type::start(op, *rt_, nullptr, io_dir::read, false);
+    op_type::start(op, *rt_, nullptr, io_dir::read);
   }
 
   // Synchronous operations: retries attempt() until it does not would_block,

@@ -172,12 +172,13 @@ public:
   ~basic_resolver()
   {
     if (cancelled_)
-      cancel();
+      cancelled_->store(true, std::memory_order_release);
   }
 
   executor_type get_executor() const noexcept { return ex_; }
 
-  /// Pending asynchronous resolves complete with operation_aborted.
+  /// Pending asynchronous resolves complete with operation_aborted; later
+  /// ones are not affected.
   void cancel()
   {
     cancelled_->store(true, std::memory_order_release);

@@ -49,14 +49,8 @@ int open_pipe(int fds[2]) noexcept
 
 short to_poll(std::uint32_t interest) noexcept
 {
-  short e = 0;
-  if (interest & ready_read)
-    e |= POLLIN;
-  if (interest & ready_write)
-    e |= POLLOUT;
-  if (interest & ready_error)
-    e |= POLLPRI;
-  return e;
+  return static_cast<short>(((interest & ready_read) ? POLLIN : 0) | ((interest & ready_write) ? POLLOUT : 0) |
+                            ((interest & ready_error) ? POLLPRI : 0));
 }
 
 constexpr short failure = POLLERR | POLLHUP | POLLNVAL;
@@ -65,14 +59,7 @@ std::uint32_t from_poll(short e) noexcept
 {
   if (e & failure)
     return ready_error | ready_read | ready_write;
-  std::uint32_t r = 0;
-  if (e & POLLIN)
-    r |= ready_read;
-  if (e & POLLOUT)
-    r |= ready_write;
-  if (e & POLLPRI)
-    r |= ready_error;
-  return r;
+  return ((e & POLLIN) ? ready_read : 0u) | ((e & POLLOUT) ? ready_write : 0u) | ((e & POLLPRI) ? ready_error : 0u);
 }
 
 // Whole milliseconds left, rounded up so that a timeout never ends early.
@@ -201,13 +188,14 @@ std::size_t poll_poller::wait(ready_event* out, std::size_t capacity, std::int64
   thread_local std::vector<std::uint64_t> epochs;
   for (;;)
   {
-    // Relaxed, like wake()'s store: the flag carries no data, and the pipe
-    // orders that store before this load once we have drained its byte.
-    if (wake_pending_.load(std::memory_order_relaxed) && wake_pending_.exchange(false, std::memory_order_relaxed))
-      return 0;
     std::uint64_t version;
     {
       std::lock_guard lock(mutex_);
+      if (wake_pending_)
+      {
+        wake_pending_ = false;
+        return 0;
+      }
       fds.clear();
       epochs.clear();
       fds.push_back(pollfd{pipe_[0], POLLIN, 0});
@@ -225,11 +213,13 @@ std::size_t poll_poller::wait(ready_event* out, std::size_t capacity, std::int64
     const int n = ::poll(fds.data(), static_cast<nfds_t>(fds.size()), timeout_ms(timeout_ns, deadline));
     const std::error_code ec = n < 0 ? last_error() : std::error_code{};
     std::size_t k = 0;
+    bool woken;
     {
       std::lock_guard lock(mutex_);
       --polling_;
       if (version == version_)
         --polling_current_;
+      woken = version < wake_version_;
       if (n > 0 && fds[0].revents)
       {
         drain();
@@ -261,7 +251,7 @@ std::size_t poll_poller::wait(ready_event* out, std::size_t capacity, std::int64
         return 0; // a signal: the caller re-evaluates its deadline anyway
       throw std::system_error(ec, "nanorun: poll");
     }
-    if (k != 0 || timeout_ns == 0 || (timeout_ns > 0 && clock::now() >= deadline))
+    if (k != 0 || woken || timeout_ns == 0 || (timeout_ns > 0 && clock::now() >= deadline))
       return k;
     // Woken by a registry change, or by readiness another waiter took: poll
     // a fresh snapshot for the time that is left.
@@ -270,10 +260,21 @@ std::size_t poll_poller::wait(ready_event* out, std::size_t capacity, std::int64
 
 void poll_poller::wake() noexcept
 {
-  // The flag before the byte: a waiter that drains the byte then finds it
-  // (the pipe orders the two; see the load in wait()).
-  wake_pending_.store(true, std::memory_order_relaxed);
-  signal();
+  bool tell;
+  {
+    std::lock_guard lock(mutex_);
+    // With nobody polling, the flag is enough: the next wait() checks it
+    // under this mutex before it polls. Otherwise every snapshot taken
+    // before this one counts as woken, and staleness makes sure that each
+    // of their threads gets a byte to wake on.
+    tell = changed();
+    if (tell)
+      wake_version_ = version_;
+    else
+      wake_pending_ = true;
+  }
+  if (tell)
+    signal();
 }
 
 } // namespace nanorun::sys

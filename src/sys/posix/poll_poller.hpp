@@ -19,16 +19,14 @@
 // the thread that drains it, a drainer that finds other threads still polling
 // a stale snapshot writes a byte again for them.
 //
-// wake() sets a flag and then writes a byte. The flag tells a waiter that
-// the byte was a wake-up, not a registry change, so it returns instead of
-// polling again; a wait() that starts with the flag set returns at once. A
-// wake-up is thus never lost: the byte stays in the pipe until drained, and
-// whoever drains it sees the flag that was set before it was written.
+// wake() is a change every current poller must see, so they all return; if
+// nobody is polling, it leaves a flag that makes the next wait() return
+// without polling. Either way it is never lost, and it costs no write when
+// there is nobody to wake.
 #pragma once
 
 #include "sys/readiness.hpp"
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -74,9 +72,8 @@ private:
   std::uint64_t version_ = 0;               // guarded by mutex_; bumped by changes a snapshot must see
   std::size_t polling_ = 0;                 // guarded by mutex_; threads between snapshot and collect
   std::size_t polling_current_ = 0;         // guarded by mutex_; those of them whose snapshot is at version_
-  // Set by wake() before it writes its byte; cleared by the wait() that
-  // returns because of it. See the pipe note in wake().
-  std::atomic<bool> wake_pending_{false};
+  std::uint64_t wake_version_ = 0;          // guarded by mutex_; snapshots older than this were woken
+  bool wake_pending_ = false;               // guarded by mutex_; a wake() nobody was polling for
   int pipe_[2] = {-1, -1}; // [0] polled by every wait(); [1] written by wake() and changes
 };
 
