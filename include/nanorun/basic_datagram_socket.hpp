@@ -90,6 +90,49 @@ public:
         initiate_receive_from{this}, token, buffers, &sender, flags);
   }
 
+  /// Sends one datagram to the connected peer, blocking until it is sent.
+  template <class ConstBufferSequence>
+  std::size_t send(const ConstBufferSequence& buffers, message_flags flags = 0)
+  {
+    boost::system::error_code ec;
+    const std::size_t n = send(buffers, flags, ec);
+    boost::asio::detail::throw_error(ec, "send");
+    return n;
+  }
+  template <class ConstBufferSequence>
+  std::size_t send(const ConstBufferSequence& buffers, message_flags flags, boost::system::error_code& ec)
+  {
+    if (!this->check_open(ec))
+      return 0;
+    const detail::buffer_view v(buffers);
+    const std::ptrdiff_t r = this->core_.blocking(detail::io_dir::write, ec, [&] {
+      return detail::socket_ops::send(this->core_.fd(), v.data(), v.count(), flags, ec);
+    });
+    return r < 0 ? 0 : static_cast<std::size_t>(r);
+  }
+
+  /// Receives one datagram from the connected peer, blocking until one comes.
+  template <class MutableBufferSequence>
+  std::size_t receive(const MutableBufferSequence& buffers, message_flags flags = 0)
+  {
+    boost::system::error_code ec;
+    const std::size_t n = receive(buffers, flags, ec);
+    boost::asio::detail::throw_error(ec, "receive");
+    return n;
+  }
+  template <class MutableBufferSequence>
+  std::size_t receive(const MutableBufferSequence& buffers, message_flags flags, boost::system::error_code& ec)
+  {
+    if (!this->check_open(ec))
+      return 0;
+    const detail::buffer_view v(buffers);
+    // A datagram may be empty: zero bytes is not end of file here.
+    const std::ptrdiff_t r = this->core_.blocking(detail::io_dir::read, ec, [&] {
+      return detail::socket_ops::recv(this->core_.fd(), v.data(), v.count(), flags, false, ec);
+    });
+    return r < 0 ? 0 : static_cast<std::size_t>(r);
+  }
+
   template <class ConstBufferSequence>
   std::size_t send_to(const ConstBufferSequence& buffers, const endpoint_type& destination,
                       message_flags flags = 0)

@@ -56,8 +56,9 @@ descriptor_state* io_reactor::register_descriptor(int fd, std::error_code& ec)
     s->fd = fd;
     // Unknown until the first attempt: assume ready, so the first read or
     // write is tried at once.
-    s->may_be_ready = sys::ready_read | sys::ready_write | sys::ready_error;
+    s->may_be_ready = sys::ready_directions;
     s->armed = 0;
+    s->stays_ready = 0;
   }
   // Edge-triggered backends watch both directions from the start; one-shot
   // ones are armed per direction when an operation has to wait.
@@ -84,6 +85,7 @@ void io_reactor::deregister_descriptor(descriptor_state* s, op_queue& aborted)
     s->fd = -1;
     s->may_be_ready = 0;
     s->armed = 0;
+    s->stays_ready = 0;
   }
   std::lock_guard lock(pool_mutex_);
   s->live = false;
@@ -127,7 +129,7 @@ void io_reactor::start_op(descriptor_state* s, io_dir dir, reactor_op* op, op_qu
     if (op->perform())
     {
       if (op->drained)
-        s->may_be_ready &= ~bit;
+        s->may_be_ready &= ~bit | s->stays_ready;
       done.push(op);
       return;
     }
@@ -142,6 +144,9 @@ void io_reactor::process(descriptor_state* s, std::uint32_t ready, op_queue& don
   std::lock_guard lock(s->mutex);
   if (s->fd < 0)
     return; // a stale event for a closed descriptor
+  if (ready & sys::ready_final)
+    s->stays_ready |= ready & sys::ready_directions;
+  ready &= sys::ready_directions;
   if (!edge_)
     s->armed &= ~ready;
   s->may_be_ready |= ready;
@@ -149,8 +154,9 @@ void io_reactor::process(descriptor_state* s, std::uint32_t ready, op_queue& don
   {
     const io_dir dir = static_cast<io_dir>(d);
     const std::uint32_t bit = dir_bit(dir);
-    // An error wakes every queue: each op's next attempt returns the error.
-    if (!(ready & (bit | sys::ready_error)))
+    // A failure is reported as every direction: each op's next attempt
+    // returns the error itself.
+    if (!(ready & bit))
       continue;
     op_queue& q = s->ops[d];
     while (operation* o = q.front())
@@ -163,7 +169,7 @@ void io_reactor::process(descriptor_state* s, std::uint32_t ready, op_queue& don
       }
       q.pop();
       done.push(o);
-      if (op->drained)
+      if (op->drained && !(s->stays_ready & bit))
       {
         // Later ops in the queue wait for the next event (edge-triggered),
         // or get re-armed below (one-shot).

@@ -8,8 +8,10 @@
 //   wait(out, n, timeout_ns)   block until something is ready, the timeout
 //                              passes (<0: none, 0: just look) or wake() is
 //                              called; returns the events written to out
-//   wake()                     from any thread: make a blocked or the next
-//                              wait() return. Never lost, may be spurious.
+//   wake()                     from any thread: make the blocking wait()
+//                              that is in progress, or else the next one,
+//                              return. Non-blocking waits (timeout 0) never
+//                              consume a wake-up. Never lost, may be spurious.
 // A backend is either edge-triggered (epoll: each readiness transition is
 // reported once, interest never needs re-arming) or one-shot (poll(2)
 // fallback: a reported direction is disarmed and the caller re-arms it with
@@ -27,6 +29,11 @@
 //     EAGAIN, the direction's cache bit is cleared.
 //   * An event sets the cache bits, then performs queued operations in order
 //     until one has to wait.
+//   * A finished attempt that moved less than it asked for (op->drained)
+//     clears the cache bit too, so the next operation waits for an event
+//     instead of making a call that would say EAGAIN. Not for a direction
+//     that was reported with ready_final (end of file, hang-up, error): that
+//     transition is reported once, and the next read must see it.
 // Because both happen under the same mutex, an edge that arrives between a
 // failed attempt and the queueing is processed after the op is queued: no
 // readiness is lost. A stale event (for a descriptor that has been closed and
@@ -83,6 +90,7 @@ struct descriptor_state
   op_queue ops[io_dir_count];               // guarded by mutex
   std::uint32_t may_be_ready = 0;           // guarded by mutex; sys::readiness bits
   std::uint32_t armed = 0;                  // guarded by mutex; one-shot backends only
+  std::uint32_t stays_ready = 0;            // guarded by mutex; directions seen with ready_final
   descriptor_state* next_free = nullptr;    // guarded by io_reactor::pool_mutex_
   bool live = false;                        // guarded by io_reactor::pool_mutex_
 };

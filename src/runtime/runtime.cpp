@@ -3,6 +3,10 @@
 // The runtime is an Asio execution_context that owns one scheduler (the
 // executor layer). Its one subtle duty is destruction, in the order that
 // leaves nothing behind (io_context's, see asio#1245):
+//   0. if Asio's own I/O objects were used on this runtime, stop and join
+//      the scheduler thread Asio started for their reactor: it completes
+//      operations, and it must not while the services below go away (it
+//      would otherwise run against a reactor already shut down);
 //   1. shut down the services, newest first; they may destroy their pending
 //      operations, and destroying an awaitable handler posts the destruction
 //      of its coroutine frame back to us; then destroy every pending timer
@@ -16,6 +20,8 @@
 
 #include "executor/scheduler.hpp"
 
+#include <boost/asio/detail/scheduler.hpp>
+
 namespace nanorun {
 
 runtime::runtime() : runtime(0) {}
@@ -28,6 +34,8 @@ runtime::runtime(int concurrency_hint) : impl_(std::make_unique<detail::schedule
 runtime::~runtime()
 {
   impl_->stop();
+  if (boost::asio::has_service<boost::asio::detail::scheduler>(*this))
+    boost::asio::use_service<boost::asio::detail::scheduler>(*this).shutdown();
   shutdown();
   impl_->shutdown_timers();
   impl_->shutdown_io();

@@ -7,15 +7,23 @@
 
 namespace nanorun::sys {
 
-// Directions a descriptor can be ready in. `error` is reported together with
-// both directions by every backend, so a waiting operation retries its call
-// and receives the error itself.
+// Directions a descriptor can be ready in. `error` is the exceptional
+// condition (out-of-band data: what wait_error waits for). A failure (a
+// pending error, hang-up) is reported as every direction at once, so each
+// waiting operation retries its call and receives the error itself.
+//
+// `final` marks the directions reported with it as ready for good: end of
+// file, hang-up or a pending error never become "would block" again. An
+// edge-triggered backend reports such a transition once, so the reactor must
+// remember it rather than wait for another edge.
 enum readiness : std::uint32_t
 {
   ready_read = 1,
   ready_write = 2,
   ready_error = 4,
+  ready_final = 8,
 };
+inline constexpr std::uint32_t ready_directions = ready_read | ready_write | ready_error;
 
 // One entry of a wait's result: the key given at registration and what became
 // ready. A backend never reports its own wake-up signal.

@@ -26,12 +26,16 @@ std::uint32_t to_epoll(std::uint32_t interest) noexcept
 std::uint32_t from_epoll(std::uint32_t e) noexcept
 {
   std::uint32_t r = 0;
-  if (e & (EPOLLIN | EPOLLPRI | EPOLLRDHUP))
+  if (e & EPOLLIN)
     r |= ready_read;
+  if (e & EPOLLRDHUP)
+    r |= ready_read | ready_final; // the peer's FIN: reads end-of-file from now on
   if (e & EPOLLOUT)
     r |= ready_write;
+  if (e & EPOLLPRI)
+    r |= ready_error;
   if (e & (EPOLLERR | EPOLLHUP))
-    r |= ready_error | ready_read | ready_write;
+    r |= ready_directions | ready_final;
   return r;
 }
 
@@ -49,8 +53,11 @@ epoll_poller::epoll_poller()
     ::close(epoll_fd_);
     throw std::system_error(ec, "nanorun: eventfd");
   }
+  // The wake-up is level-triggered and only a blocking wait reads it. With an
+  // edge, a busy worker's wait(0) could consume the edge meant for the worker
+  // blocked in the reactor, which would then sleep through its wake-up.
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLET;
+  ev.events = EPOLLIN;
   ev.data.ptr = nullptr; // the wake-up; never a descriptor's key
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev) < 0)
   {
@@ -136,9 +143,14 @@ std::size_t epoll_poller::wait(ready_event* out, std::size_t capacity, std::int6
   {
     if (events[i].data.ptr == nullptr)
     {
-      std::uint64_t count;
-      // Drained so the counter never saturates; the edge is already consumed.
-      [[maybe_unused]] const ssize_t r = ::read(event_fd_, &count, sizeof count);
+      // Only the waiter that could have slept consumes the wake-up; a
+      // non-blocking look leaves it set for the one blocked (or about to
+      // block) in the reactor.
+      if (timeout_ns != 0)
+      {
+        std::uint64_t count;
+        [[maybe_unused]] const ssize_t r = ::read(event_fd_, &count, sizeof count);
+      }
       continue;
     }
     out[k++] = ready_event{events[i].data.ptr, from_epoll(events[i].events)};
