@@ -5,10 +5,11 @@
 // reactor caches it until an operation sees EAGAIN. modify() is therefore
 // never needed on the hot path (arming a read does not cost an epoll_ctl).
 //
-// wake() writes the eventfd, whose registration is edge-triggered too: every
-// write is a new edge, so a wake-up that races with a waiter entering
-// epoll_wait is still delivered to it. The waiter drains the counter when it
-// sees the event and does not report it.
+// wake() writes the eventfd, which is registered level-triggered: it stays
+// reported until a blocking wait (timeout != 0) drains it, so a wake-up that
+// races with a waiter entering epoll_wait is still delivered to it, and a
+// non-blocking wait(0) on a busy worker never consumes a wake-up meant for
+// the waiter blocked in the reactor. Waits never report it.
 #pragma once
 
 #include "sys/readiness.hpp"
@@ -18,6 +19,18 @@
 #include <system_error>
 
 namespace nanorun::sys {
+
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool running_under_tsan = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr bool running_under_tsan = true;
+#else
+inline constexpr bool running_under_tsan = false;
+#endif
+#else
+inline constexpr bool running_under_tsan = false;
+#endif
 
 class epoll_poller
 {
@@ -39,7 +52,12 @@ public:
 private:
   int epoll_fd_ = -1;
   int event_fd_ = -1;
-  bool have_pwait2_ = true; // cleared on the first ENOSYS (kernels before 5.11)
+  // Cleared on the first ENOSYS (kernels before 5.11). Off under
+  // ThreadSanitizer, which intercepts epoll_wait but not epoll_pwait2: without
+  // the interceptor it cannot see that epoll_ctl(ADD) on one thread happens
+  // before the event it returns on another, and reports the descriptor
+  // state's first use as a race.
+  bool have_pwait2_ = !running_under_tsan;
 };
 
 } // namespace nanorun::sys
