@@ -102,14 +102,9 @@ public:
   template <class ConstBufferSequence>
   std::size_t send(const ConstBufferSequence& buffers, message_flags flags, boost::system::error_code& ec)
   {
-    if (!this->check_open(ec))
-      return 0;
-    const detail::buffer_view v(buffers);
-    const std::ptrdiff_t r = this->core_.blocking(detail::io_dir::write, ec, [&] {
-      return detail::socket_ops::send(this->core_.fd(), v.data(), v.count(), flags, ec);
-    });
-    return r < 0 ? 0 : static_cast<std::size_t>(r);
+    return this->send_blocking(buffers, flags, false, ec);
   }
+
 
   /// Receives one datagram from the connected peer, blocking until one comes.
   template <class MutableBufferSequence>
@@ -123,15 +118,10 @@ public:
   template <class MutableBufferSequence>
   std::size_t receive(const MutableBufferSequence& buffers, message_flags flags, boost::system::error_code& ec)
   {
-    if (!this->check_open(ec))
-      return 0;
-    const detail::buffer_view v(buffers);
     // A datagram may be empty: zero bytes is not end of file here.
-    const std::ptrdiff_t r = this->core_.blocking(detail::io_dir::read, ec, [&] {
-      return detail::socket_ops::recv(this->core_.fd(), v.data(), v.count(), flags, false, ec);
-    });
-    return r < 0 ? 0 : static_cast<std::size_t>(r);
+    return this->receive_blocking(buffers, flags, false, ec);
   }
+
 
   template <class ConstBufferSequence>
   std::size_t send_to(const ConstBufferSequence& buffers, const endpoint_type& destination,

@@ -339,10 +339,46 @@ protected:
     return false;
   }
 
+  // The synchronous send and receive of both socket kinds. On a stream an
+  // empty buffer is done at once (Asio's rule) and zero bytes read is end of
+  // file; on a datagram socket an empty buffer is an empty datagram.
+  template <class ConstBufferSequence>
+  std::size_t send_blocking(const ConstBufferSequence& buffers, message_flags flags, bool stream,
+                            boost::system::error_code& ec)
+  {
+    return transfer_blocking(detail::io_dir::write, buffers, stream, ec, [&](const detail::buffer_view& v) {
+      return detail::socket_ops::send(core_.fd(), v.data(), v.count(), flags, ec);
+    });
+  }
+  template <class MutableBufferSequence>
+  std::size_t receive_blocking(const MutableBufferSequence& buffers, message_flags flags, bool stream,
+                               boost::system::error_code& ec)
+  {
+    return transfer_blocking(detail::io_dir::read, buffers, stream, ec, [&](const detail::buffer_view& v) {
+      return detail::socket_ops::recv(core_.fd(), v.data(), v.count(), flags, stream, ec);
+    });
+  }
+
   detail::socket_core<Executor> core_;
   Protocol protocol_ = Protocol::v4();
 
 private:
+  template <class Buffers, class Call>
+  std::size_t transfer_blocking(detail::io_dir dir, const Buffers& buffers, bool stream,
+                                boost::system::error_code& ec, Call call)
+  {
+    if (!check_open(ec))
+      return 0;
+    const detail::buffer_view v(buffers);
+    if (stream && v.total() == 0)
+    {
+      ec.clear();
+      return 0;
+    }
+    const std::ptrdiff_t r = core_.blocking(dir, ec, [&] { return call(v); });
+    return r < 0 ? 0 : static_cast<std::size_t>(r);
+  }
+
   template <class, class>
   friend class basic_socket;
 

@@ -116,19 +116,9 @@ public:
   template <class MutableBufferSequence>
   std::size_t receive(const MutableBufferSequence& buffers, message_flags flags, boost::system::error_code& ec)
   {
-    if (!this->check_open(ec))
-      return 0;
-    const detail::buffer_view v(buffers);
-    if (v.total() == 0)
-    {
-      ec.clear();
-      return 0;
-    }
-    const std::ptrdiff_t r = this->core_.blocking(detail::io_dir::read, ec, [&] {
-      return detail::socket_ops::recv(this->core_.fd(), v.data(), v.count(), flags, true, ec);
-    });
-    return r < 0 ? 0 : static_cast<std::size_t>(r);
+    return this->receive_blocking(buffers, flags, true, ec);
   }
+
 
   template <class ConstBufferSequence>
   std::size_t write_some(const ConstBufferSequence& buffers)
@@ -154,19 +144,9 @@ public:
   template <class ConstBufferSequence>
   std::size_t send(const ConstBufferSequence& buffers, message_flags flags, boost::system::error_code& ec)
   {
-    if (!this->check_open(ec))
-      return 0;
-    const detail::buffer_view v(buffers);
-    if (v.total() == 0)
-    {
-      ec.clear();
-      return 0;
-    }
-    const std::ptrdiff_t r = this->core_.blocking(detail::io_dir::write, ec, [&] {
-      return detail::socket_ops::send(this->core_.fd(), v.data(), v.count(), flags, ec);
-    });
-    return r < 0 ? 0 : static_cast<std::size_t>(r);
+    return this->send_blocking(buffers, flags, true, ec);
   }
+
 
 private:
   struct initiate_receive

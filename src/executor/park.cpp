@@ -17,17 +17,7 @@ namespace {
 // instead (an RMW of 0 on the producer's side, as tokio does), which is also
 // correct, but makes every producer write a shared cache line, so the normal
 // build keeps the fence and a plain load.
-#if defined(__SANITIZE_THREAD__)
-constexpr bool fences_supported = false;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr bool fences_supported = false;
-#else
-constexpr bool fences_supported = true;
-#endif
-#else
-constexpr bool fences_supported = true;
-#endif
+constexpr bool fences_supported = !built_with_tsan;
 
 void full_fence() noexcept
 {

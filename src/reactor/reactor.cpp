@@ -16,6 +16,14 @@ constexpr std::uint32_t dir_bit(io_dir d) noexcept
   return d == io_dir::read ? sys::ready_read : d == io_dir::write ? sys::ready_write : sys::ready_error;
 }
 
+// Whether a finished attempt leaves its direction to wait for a new event: it
+// moved less than it asked for (the socket is drained), and the direction was
+// never reported final (end of file, hang-up and errors are reported once).
+bool waits_for_next_event(const descriptor_state* s, const reactor_op* op, std::uint32_t bit) noexcept
+{
+  return op->drained && !(s->stays_ready & bit);
+}
+
 void abort_all(op_queue& from, op_queue& to) noexcept
 {
   while (operation* o = from.pop())
@@ -128,8 +136,8 @@ void io_reactor::start_op(descriptor_state* s, io_dir dir, reactor_op* op, op_qu
   {
     if (op->perform())
     {
-      if (op->drained)
-        s->may_be_ready &= ~bit | s->stays_ready;
+      if (waits_for_next_event(s, op, bit))
+        s->may_be_ready &= ~bit;
       done.push(op);
       return;
     }
@@ -169,13 +177,11 @@ void io_reactor::process(descriptor_state* s, std::uint32_t ready, op_queue& don
       }
       q.pop();
       done.push(o);
-      if (op->drained && !(s->stays_ready & bit))
+      if (waits_for_next_event(s, op, bit))
       {
         // Later ops in the queue wait for the next event (edge-triggered),
         // or get re-armed below (one-shot).
         s->may_be_ready &= ~bit;
-        if (!q.empty())
-          arm(s, dir, done);
         break;
       }
     }

@@ -9,9 +9,11 @@
 //
 // Handlers report into atomics; Boost.Test is not thread-safe, so assertions
 // are made on the test's own thread once every other thread has been joined.
+#include "stress/runners.hpp"
 #include "stress/watchdog.hpp"
 #include "unit/io/io_test_support.hpp"
 
+#include <nanorun/detail/config.hpp>
 #include <nanorun/steady_timer.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -45,17 +47,7 @@ using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-constexpr bool under_tsan = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr bool under_tsan = true;
-#else
-constexpr bool under_tsan = false;
-#endif
-#else
-constexpr bool under_tsan = false;
-#endif
+constexpr bool under_tsan = nanorun::detail::built_with_tsan;
 
 // Work shrinks under TSan, which slows this CPU-bound code 5-15x.
 constexpr int scaled(int n) { return under_tsan ? std::max(1, n / 4) : n; }
@@ -84,28 +76,7 @@ private:
   std::uint64_t s_;
 };
 
-// Runs rt on n threads; join() returns once every run() has returned.
-class runners
-{
-public:
-  runners(nanorun::runtime& rt, int n)
-  {
-    for (int i = 0; i < n; ++i)
-      threads_.emplace_back([&rt] { rt.run(); });
-  }
-  ~runners() { join(); }
-  runners(const runners&) = delete;
-  runners& operator=(const runners&) = delete;
-  void join()
-  {
-    for (auto& t : threads_)
-      if (t.joinable())
-        t.join();
-  }
-
-private:
-  std::vector<std::thread> threads_;
-};
+using nanorun::test::runners;
 
 // What happened to a population of operations.
 struct tally

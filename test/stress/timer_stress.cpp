@@ -8,8 +8,10 @@
 // Every completion handler reports to a wait_record, which counts outcomes and
 // violations in atomics: Boost.Test is not thread-safe, so the assertions are
 // made on the test's own thread once every other thread has been joined.
+#include <nanorun/detail/config.hpp>
 #include <nanorun/nanorun.hpp>
 
+#include "stress/runners.hpp"
 #include "stress/watchdog.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -49,17 +51,7 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-constexpr bool under_tsan = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr bool under_tsan = true;
-#else
-constexpr bool under_tsan = false;
-#endif
-#else
-constexpr bool under_tsan = false;
-#endif
+constexpr bool under_tsan = nanorun::detail::built_with_tsan;
 
 // Iteration counts halve under TSan. It slows the CPU-bound parts 5-15x, but
 // most of this file waits for deadlines, so the whole suite stays around ten
@@ -243,29 +235,7 @@ void check_tally(const tally& t, const char* what, bool every_wait_runs)
   }
 }
 
-// Runs rt on n new threads; join() returns once every run() has returned.
-class runners
-{
-public:
-  runners(nanorun::runtime& rt, int n)
-  {
-    for (int i = 0; i < n; ++i)
-      threads_.emplace_back([&rt] { rt.run(); });
-  }
-  ~runners() { join(); }
-  runners(const runners&) = delete;
-  runners& operator=(const runners&) = delete;
-
-  void join()
-  {
-    for (auto& t : threads_)
-      if (t.joinable())
-        t.join();
-  }
-
-private:
-  std::vector<std::thread> threads_;
-};
+using nanorun::test::runners;
 
 // A count a foreign thread can block on. count_down() notifies under the
 // lock, so the waiter may destroy the object as soon as wait() returns.

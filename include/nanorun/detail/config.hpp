@@ -13,6 +13,21 @@
 
 namespace nanorun::detail {
 
+// Whether this is a ThreadSanitizer build (gcc defines __SANITIZE_THREAD__,
+// clang answers __has_feature). TSan does not model standalone fences or
+// intercept every syscall, so a few places choose an equivalent it can see.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool built_with_tsan = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr bool built_with_tsan = true;
+#else
+inline constexpr bool built_with_tsan = false;
+#endif
+#else
+inline constexpr bool built_with_tsan = false;
+#endif
+
 // Capacity of a worker's local run queue; a power of two.
 inline constexpr std::uint32_t local_queue_capacity = NANORUN_STRESS ? 8u : 256u;
 

@@ -14,23 +14,13 @@
 
 #include "sys/readiness.hpp"
 
+#include <nanorun/detail/config.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <system_error>
 
 namespace nanorun::sys {
-
-#if defined(__SANITIZE_THREAD__)
-inline constexpr bool running_under_tsan = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-inline constexpr bool running_under_tsan = true;
-#else
-inline constexpr bool running_under_tsan = false;
-#endif
-#else
-inline constexpr bool running_under_tsan = false;
-#endif
 
 class epoll_poller
 {
@@ -57,7 +47,7 @@ private:
   // the interceptor it cannot see that epoll_ctl(ADD) on one thread happens
   // before the event it returns on another, and reports the descriptor
   // state's first use as a race.
-  bool have_pwait2_ = !running_under_tsan;
+  bool have_pwait2_ = !detail::built_with_tsan;
 };
 
 } // namespace nanorun::sys
