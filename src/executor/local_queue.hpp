@@ -104,9 +104,29 @@ public:
     }
   }
 
+  // What a thief saw of a queue that held a single item, so that it can tell
+  // on its next look whether the owner has moved on since (see steal_into).
+  struct lone_item_watch
+  {
+    const local_queue* queue = nullptr;
+    std::uint32_t real = 0;
+    std::int64_t since_ns = 0;
+  };
+
   // Thief: moves half of this queue's items into `dst` (owned by the caller)
   // and returns one of them to run now, or null if there was nothing to take.
-  operation* steal_into(local_queue& dst) noexcept
+  //
+  // A queue holding a single item is a special case. Usually it is the next
+  // link of a chain its owner is running (post, return, pop, post...), and
+  // taking it would drag the chain to this core and back on every link. But
+  // it may also be work posted by a handler that then keeps its thread busy,
+  // and io_context would run that on another thread at once. The difference
+  // shows in the owner's pop index: a chain moves it, a busy handler does
+  // not. So with `watch` given, a lone item is taken only once this thief has
+  // seen it sit at the same index for `patience_ns` (now_ns is the caller's
+  // clock, in ns); otherwise the look is recorded in `watch`.
+  operation* steal_into(local_queue& dst, lone_item_watch* watch = nullptr, std::int64_t now_ns = 0,
+                        std::int64_t patience_ns = 0) noexcept
   {
     const std::uint32_t dst_tail = dst.tail_.load(std::memory_order_relaxed); // caller owns dst
     const std::uint32_t dst_steal = unpack_steal(dst.head_.load(std::memory_order_acquire));
@@ -127,6 +147,16 @@ public:
       // Acquire: pairs with the owner's release store in try_push().
       const std::uint32_t tail = tail_.load(std::memory_order_acquire);
       n = tail - real;
+      if (n == 1 && watch)
+      {
+        if (watch->queue != this || watch->real != real)
+        {
+          *watch = {this, real, now_ns};
+          return nullptr;
+        }
+        if (now_ns - watch->since_ns < patience_ns)
+          return nullptr;
+      }
       n -= n / 2;
       if (n == 0)
         return nullptr;
@@ -162,6 +192,13 @@ public:
       // Release: publishes the copied slots to thieves of dst.
       dst.tail_.store(dst_tail + n - 1, std::memory_order_release);
     return ret;
+  }
+
+  // Any thread; a hint only: how many items wait (0 when empty).
+  std::uint32_t size_hint() const noexcept
+  {
+    const std::uint64_t head = head_.load(std::memory_order_acquire);
+    return tail_.load(std::memory_order_acquire) - unpack_real(head);
   }
 
   // Any thread; a hint only.

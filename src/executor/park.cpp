@@ -87,10 +87,16 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
   const timer_ns start = steady_now();
   const timer_ns spin_ns = std::chrono::nanoseconds(spin_before_park).count();
   const timer_ns margin_ns = std::chrono::nanoseconds(timer_park_margin).count();
+  bool timer_imminent = false;
   for (unsigned i = 1;; ++i)
   {
     cpu_relax();
-    if (work_visible() || ts.is_done())
+    if (ts.is_done())
+      return true;
+    // Look at the other queues only every 32 turns (a microsecond or two):
+    // each look pulls their owners' head and tail cache lines over here, and
+    // an owner running a chain of short handlers pays a miss after every one.
+    if (i % 32 == 24 && stealable_work_visible(ts))
       return true;
     if (i % 256 == 0)
       timers_.prepare(timer_stage_budget);
@@ -102,8 +108,10 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
     // thread that would produce our next work is waiting for; measured on a
     // 2-vCPU VM, yielding here raised 100-connection echo throughput by about
     // a third and two-worker ping-pong fourfold. With nothing else runnable
-    // the yield returns at once and the spin goes on.
-    if (i % 32 == 8)
+    // the yield returns at once and the spin goes on. Not while a timer is
+    // due within the margin, though: on a loaded machine a yield can cost a
+    // whole time slice of another process, milliseconds past the deadline.
+    if (i % 32 == 8 && !timer_imminent)
       std::this_thread::yield();
     if (i % 32 == 0)
     {
@@ -111,7 +119,8 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
       const timer_ns timer = timers_.earliest();
       if (timer <= now)
         return true;
-      const timer_ns until = timer - now <= margin_ns ? timer : start + spin_ns;
+      timer_imminent = timer - now <= margin_ns;
+      const timer_ns until = timer_imminent ? timer : start + spin_ns;
       if (now >= until)
         return false;
     }
@@ -120,7 +129,9 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
 
 bool scheduler::take_driver(thread_state& ts, timer_ns& timer_deadline) noexcept
 {
-  if (driver_taken_.load(std::memory_order_relaxed) || driver_taken_.exchange(true, std::memory_order_acquire))
+  // SeqCst: this follows the sleeper's registration (step 1) and pairs with
+  // release_driver(); see THE DRIVER ROLE IS HANDED OVER.
+  if (driver_taken_.load(std::memory_order_relaxed) || driver_taken_.exchange(true, std::memory_order_seq_cst))
     return false;
   driver_slot_.store(ts.slot, std::memory_order_release);
   timer_deadline = publish_driver_deadline();
@@ -144,9 +155,12 @@ timer_ns scheduler::publish_driver_deadline() noexcept
 
 void scheduler::release_driver() noexcept
 {
-  driver_until_.store(std::numeric_limits<timer_ns>::min(), std::memory_order_seq_cst);
-  // Release: pairs with the next driver's acquire exchange.
-  driver_taken_.store(false, std::memory_order_release);
+  driver_until_.store(no_driver, std::memory_order_seq_cst);
+  // SeqCst: the store half of the releaser's side of the store-buffering
+  // pair (the fence and idle-word read follow in hand_over_driver()); also
+  // publishes this driver's use of the role to the next one's exchange. See
+  // THE DRIVER ROLE IS HANDED OVER.
+  driver_taken_.store(false, std::memory_order_seq_cst);
 }
 
 scheduler::park_result scheduler::park(thread_state& ts, const steady_time* deadline)
@@ -166,16 +180,35 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     idle_.fetch_add(sleeper_one - (ts.searching ? searching_one : 0), std::memory_order_seq_cst);
     ts.searching = false;
   }
+  // From here on every way out, an exception included, gives back what this
+  // park took: the sleeper registration and, if taken, the driver role.
+  struct park_guard
+  {
+    scheduler* self;
+    thread_state* ts;
+    bool driver = false;
+    bool hand_over = false;
+    ~park_guard()
+    {
+      if (driver)
+      {
+        self->release_driver();
+        if (hand_over)
+          self->hand_over_driver();
+      }
+      self->cancel_sleep(*ts);
+    }
+  } guard{this, &ts};
+
   full_fence();
   if (work_visible() || ts.is_done())
-  {
-    cancel_sleep(ts);
     return stopped() ? park_result::stopped : park_result::resumed;
-  }
 
   timer_ns timer_deadline = timer_never;
-  const bool driver = take_driver(ts, timer_deadline);
-  if (driver && timer_deadline != timer_never)
+  guard.driver = take_driver(ts, timer_deadline);
+  // A driver that leaves for any reason but stop() hands the role over.
+  guard.hand_over = guard.driver;
+  if (guard.driver && timer_deadline != timer_never)
   {
     // About to sleep anyway: stage what can be staged before the deadline.
     const timer_ns margin_ns = std::chrono::nanoseconds(timer_park_margin).count();
@@ -185,57 +218,32 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     if (staged)
       timer_deadline = publish_driver_deadline();
   }
-  if (driver && timer_deadline != timer_never &&
+  if (guard.driver && timer_deadline != timer_never &&
       timer_deadline - steady_now() <= std::chrono::nanoseconds(timer_park_margin).count())
   {
     // Due (or nearly): fire it rather than sleep.
-    release_driver();
-    cancel_sleep(ts);
     return stopped() ? park_result::stopped : park_result::resumed;
   }
 
-  // While other workers are busy, wake now and then to rescue work stuck in
-  // their LIFO slots (see THE LIFO SLOT in scheduler.hpp), and, while timers
-  // are armed, to fire them should the driver be stuck in a long handler.
-  // (A worker that parked while everyone was idle checks once a second, so a
-  // peer that becomes busy later and blocks is still rescued.)
-  const std::uint64_t sleepers = sleepers_of(idle_.load(std::memory_order_relaxed));
-  const std::size_t in_run = threads_in_run_.load(std::memory_order_relaxed);
-  const bool others_busy = in_run > sleepers || (!driver && timers_.earliest() != timer_never);
-  const bool others_exist = in_run > 1;
+  // No timeouts of our own: every wake-up this worker needs is owed to it by
+  // the protocol (see PARKING and THE DRIVER ROLE). Only the caller's deadline
+  // (run_for, run_until) and, for the driver, the next timer end the wait.
   std::optional<steady_time> wake_at;
-  bool user_deadline_first = false;
   if (deadline)
-  {
     wake_at = *deadline;
-    user_deadline_first = true;
-  }
-  if (others_exist)
-  {
-    const steady_time rescue_at =
-        std::chrono::steady_clock::now() +
-        (others_busy ? std::chrono::steady_clock::duration(lifo_rescue_interval)
-                     : std::chrono::steady_clock::duration(lifo_rescue_interval_idle));
-    if (!wake_at || rescue_at < *wake_at)
-    {
-      wake_at = rescue_at;
-      user_deadline_first = false;
-    }
-  }
   bool timer_first = false;
-  if (driver && timer_deadline != timer_never)
+  if (guard.driver && timer_deadline != timer_never)
   {
     const steady_time timer_at{std::chrono::duration_cast<steady_time::duration>(
         std::chrono::nanoseconds(timer_deadline) - timer_park_margin)};
     if (!wake_at || timer_at < *wake_at)
     {
       wake_at = timer_at;
-      user_deadline_first = false;
       timer_first = true;
     }
   }
   bool woken;
-  if (driver)
+  if (guard.driver)
     woken = wait_in_reactor(ts, wake_at ? &*wake_at : nullptr);
   else
   {
@@ -251,19 +259,23 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
       woken = true;
     }
   }
-  if (driver)
-    release_driver();
-  cancel_sleep(ts);
   if (stopped())
+  {
+    guard.hand_over = false; // every worker is leaving
     return park_result::stopped;
+  }
   if (ts.is_done())
     return park_result::resumed;
-  if (!woken && !user_deadline_first && !timer_first)
-  {
-    ts.rescue_lifo = true;
-    return park_result::resumed;
-  }
   return woken || timer_first ? park_result::resumed : park_result::timed_out;
+}
+
+void scheduler::hand_over_driver() noexcept
+{
+  // Whether or not timers or descriptors are registered now: one may be
+  // registered by the handler this worker is about to run, which could keep
+  // it busy for long. notify_one() wakes a sleeper only if nobody searches;
+  // the sleeper finds nothing, parks, and takes the role.
+  notify_one();
 }
 
 bool scheduler::wait_in_reactor(thread_state& ts, const steady_time* wake_at)

@@ -80,7 +80,7 @@ std::size_t initial_slots(int concurrency_hint) noexcept
 } // namespace
 
 scheduler::scheduler(int concurrency_hint)
-    : concurrency_hint_(concurrency_hint), timers_(initial_slots(concurrency_hint), steady_now()),
+    : concurrency_hint_(concurrency_hint), one_thread_(concurrency_hint == 1), timers_(initial_slots(concurrency_hint), steady_now()),
       reactor_(std::make_unique<io_reactor>(make_reactor_backend(default_reactor_kind())))
 {
   for (auto& s : slots_)
@@ -326,40 +326,43 @@ operation* scheduler::pull_injector(thread_state& ts)
 
 operation* scheduler::search(thread_state& ts)
 {
-  if (ts.rescue_lifo)
-  {
-    ts.rescue_lifo = false;
-    if (operation* op = rescue_lifo(ts))
-      return op;
-  }
   if (!ts.searching && !try_begin_search(ts))
     return nullptr;
   const std::size_t n = num_slots_.load(std::memory_order_acquire);
   const std::size_t start = next_rng(ts.rng) % n;
+  const timer_ns now = steady_now();
+  const timer_ns patience = std::chrono::nanoseconds(lone_item_patience).count();
   for (std::size_t i = 0; i < n; ++i)
   {
     worker_slot* victim = slots_[(start + i) % n].load(std::memory_order_relaxed);
     if (victim == ts.slot)
       continue;
-    if (operation* op = victim->queue.steal_into(ts.slot->queue))
+    if (operation* op = victim->queue.steal_into(ts.slot->queue, &ts.watch, now, patience))
       return op;
   }
   return pull_injector(ts);
 }
 
-operation* scheduler::rescue_lifo(thread_state& ts) noexcept
+bool scheduler::stealable_work_visible(thread_state& ts) const noexcept
 {
+  // What search() would take: the injector, a queue of two or more, or a lone
+  // item that has outwaited the watch. Anything else is left to its owner.
+  if (stopped_.load(std::memory_order_acquire) || injector_.maybe_nonempty())
+    return true;
   const std::size_t n = num_slots_.load(std::memory_order_acquire);
   for (std::size_t i = 0; i < n; ++i)
   {
-    worker_slot* victim = slots_[i].load(std::memory_order_relaxed);
-    if (victim == ts.slot || !victim->lifo.load(std::memory_order_relaxed))
+    const worker_slot* s = slots_[i].load(std::memory_order_relaxed);
+    if (s == ts.slot)
       continue;
-    // Acquire: pairs with the owner's release store in post().
-    if (operation* op = victim->lifo.exchange(nullptr, std::memory_order_acquire))
-      return op;
+    const std::uint32_t size = s->queue.size_hint();
+    if (size >= 2)
+      return true;
+    if (size == 1 && (ts.watch.queue != &s->queue ||
+                      steady_now() - ts.watch.since_ns >= std::chrono::nanoseconds(lone_item_patience).count()))
+      return true;
   }
-  return nullptr;
+  return false;
 }
 
 void scheduler::push_local(thread_state& ts, operation* op)
@@ -404,40 +407,45 @@ void scheduler::post(operation* op, bool continuation)
         op_queue one;
         one.push(op);
         injector_.push_batch(one);
-        if (threads_in_run_.load(std::memory_order_relaxed) > 1)
-          notify_one();
+        announce_fork();
         return;
       }
     }
-    else
+    else if (continuation)
     {
-      // The LIFO budget is enforced where the slot is polled (next_op), which
-      // knows whether anything else is waiting.
-      if (!s->lifo.load(std::memory_order_relaxed))
-      {
-        // Only the owner fills the slot, so it stays empty until this store.
-        // Release: pairs with a rescuer's exchange. No wake-up: the slot is
-        // for this worker (see THE LIFO SLOT).
-        s->lifo.store(op, std::memory_order_release);
+      // Only the owner touches its slot while it runs (see THE LIFO SLOT), so
+      // relaxed is enough. No wake-up for a continuation: it waits for the
+      // running handler, as on io_context. The LIFO budget is enforced where
+      // the slot is polled (next_op), which knows whether other work waits.
+      operation* displaced = s->lifo.load(std::memory_order_relaxed);
+      s->lifo.store(op, std::memory_order_relaxed);
+      if (!displaced)
         return;
-      }
-      if (continuation)
-      {
-        operation* displaced = s->lifo.exchange(op, std::memory_order_acq_rel);
-        if (!displaced)
-          return;
-        op = displaced;
-      }
+      op = displaced;
     }
+    // A fork: stealable at once, and an idle worker is woken to steal it if
+    // nobody is searching (io_context runs it on another thread at once).
     push_local(*ts, op);
-    if (threads_in_run_.load(std::memory_order_relaxed) > 1)
-      notify_one();
+    announce_fork();
     return;
   }
   // Relaxed: the injector's mutex orders this increment before the decrement
   // made by whichever worker runs the operation.
   outstanding_.fetch_add(1, std::memory_order_relaxed);
   injector_.push(op);
+  notify_one();
+}
+
+void scheduler::announce_fork() noexcept
+{
+  // With concurrency hint 1 the user promised io_context that one thread runs
+  // it, and io_context then keeps work posted by a handler on that thread
+  // until the handler returns, waking nobody. nanorun does no less: the work
+  // sits in the local queue, where a worker that happens to search still
+  // steals it. This spares a single-threaded runtime the seq_cst fence that
+  // announcing costs (a third of a one-thread post chain).
+  if (one_thread_)
+    return;
   notify_one();
 }
 
@@ -548,13 +556,9 @@ bool scheduler::poll_timers(thread_state& ts)
   timers_.expire(now, fired);
   if (fired.empty())
     return false; // a cascade, or another worker was first
-  const bool several = fired.size() > 1;
-  while (operation* op = fired.pop())
-    push_local(ts, op);
   // One completion is for this worker, which is about to run it; waking a
   // peer would only put a futex call between the deadline and the handler.
-  if (several && threads_in_run_.load(std::memory_order_relaxed) > 1)
-    notify_one();
+  take_completions(ts, fired);
   return true;
 }
 
@@ -572,11 +576,12 @@ bool scheduler::poll_io(thread_state& ts)
 
 void scheduler::take_completions(thread_state& ts, op_queue& done)
 {
-  // The worker that found them runs them; a peer is woken only for the rest.
+  // Called between handlers: the worker that found them runs them; a peer is
+  // woken only for the rest.
   const bool several = done.size() > 1;
   while (operation* op = done.pop())
     push_local(ts, op);
-  if (several && threads_in_run_.load(std::memory_order_relaxed) > 1)
+  if (several)
     notify_one();
 }
 
@@ -589,14 +594,27 @@ void scheduler::shutdown_io() noexcept
     op->destroy();
 }
 
-void scheduler::post_counted(op_queue& ops)
+void scheduler::post_counted(op_queue& ops, bool continuation)
 {
   if (ops.empty())
     return;
   thread_state* ts = this_thread_state;
   if (ts && ts->sched == this)
   {
-    take_completions(*ts, ops);
+    // Inside a handler (or an operation's initiation): fork posts, stealable
+    // and announced, except the suspending coroutine's own resumption.
+    if (continuation && ops.size() == 1 && !ts->yielding)
+    {
+      operation* op = ops.pop();
+      operation* displaced = ts->slot->lifo.load(std::memory_order_relaxed);
+      ts->slot->lifo.store(op, std::memory_order_relaxed);
+      if (!displaced)
+        return;
+      ops.push(displaced);
+    }
+    while (operation* op = ops.pop())
+      push_local(*ts, op);
+    announce_fork();
     return;
   }
   injector_.push_batch(ops);
@@ -615,6 +633,9 @@ std::size_t scheduler::timer_shard_hint() const noexcept
 void scheduler::timer_armed_earlier(timer_ns deadline) noexcept
 {
   // SeqCst: the arming thread has stored the shard's next deadline; see TIMERS.
+  // With nobody driving (no_driver is the lowest value) this returns at once:
+  // a worker that parks later takes the role and sees the new deadline, and
+  // one that is asleep now is woken by the driver that released the role.
   if (deadline >= driver_until_.load(std::memory_order_seq_cst))
     return;
   worker_slot* s = driver_slot_.load(std::memory_order_acquire);

@@ -6,18 +6,31 @@
 // gives the slot back. Slots are created on demand and live as long as the
 // scheduler, so thieves may read any slot at any time.
 //
-// WHERE WORK GOES. A post from a worker of this runtime goes to that worker:
-// into its LIFO slot if the slot is free (or if the post is a continuation,
-// which displaces the occupant), else to the back of its local queue. A full
-// local queue sends half of itself to the injector. A post from any other
-// thread goes to the injector. co_await nanorun::yield_now() always goes to the
-// back of the local queue, behind everything already runnable.
+// WHERE WORK GOES. io_context's rule comes first: a handler posted from a
+// running handler (a fork) may run on another thread at once, even while the
+// handler that posted it keeps its own thread busy. So a fork post from a
+// worker goes to the back of that worker's local queue, where idle workers
+// can steal it, and wakes an idle worker if none is searching (see PARKING).
+// Only a continuation (defer, relationship.continuation, and the resumption
+// of the coroutine that is suspending on this worker) goes into the LIFO slot,
+// which only its owner takes from: io_context too keeps continuations on the
+// posting thread until the running handler returns. A continuation displaces
+// the slot's occupant to the local queue. A full local queue sends half of
+// itself to the injector. A post from any other thread goes to the injector.
+// co_await nanorun::yield_now() always goes to the back, behind everything
+// already runnable. With concurrency hint 1 (one thread runs the runtime, as
+// the user told io_context) a fork is not announced: io_context(1) keeps it
+// on the posting thread, and so may we (announce_fork).
 //
 // WHAT A WORKER RUNS NEXT (next_op): every `injector_interval` ticks the
 // injector first; then the LIFO slot, at most `max_lifo_polls` times in a row
 // while other work waits;
 // then its local queue; then the injector; then it searches: it steals half of
-// a random peer's queue. At most half of the workers search at once.
+// a random peer's queue. At most half of the workers search at once. A queue
+// holding one item is taken from only once its owner has left it there for
+// `lone_item_patience` without popping (see local_queue::steal_into): a chain
+// of short handlers then stays on its core, and a post followed by a long
+// computation still starts elsewhere within microseconds.
 //
 // OUTSTANDING WORK. io_context semantics: run() returns when the count of
 // outstanding work (queued handlers, tracked executors, work guards) reaches
@@ -46,14 +59,12 @@
 // The parked worker that holds the driver role (see TIMERS) waits in the
 // reactor instead of on its condition variable; see REACTOR.
 //
-// THE LIFO SLOT is not stealable in the ordinary way: taking the owner's
-// freshest continuation would make message-passing work bounce between cores.
-// But a handler that posts work and then blocks waiting for it (legal with an
-// io_context run by several threads) would wait forever on its own slot. So a
-// worker parks with a timeout (`lifo_rescue_interval` while other workers are
-// busy, `lifo_rescue_interval_idle` otherwise; none when it is the only
-// thread in run()), and on waking by timeout takes whatever sits in its peers'
-// LIFO slots. An idle runtime so costs one wake-up per second per extra thread.
+// THE LIFO SLOT belongs to its worker alone: it holds the continuation of
+// the handler now running, which io_context also runs only after that
+// handler returns. Nothing else waits there, so no peer ever needs to look
+// into it, and no worker parks with a timeout: every wake-up is owed by the
+// protocol above, and a lost one shows as a hang (the stress suite has
+// deadlines for that).
 //
 // TIMERS (src/time/). The scheduler owns the runtime's timer queue. Any
 // worker fires due timers: every `injector_interval` handlers (one clock read),
@@ -63,13 +74,24 @@
 // earlier than driver_until_ wakes the driver (timer_armed_earlier). The
 // arming thread stores the shard's next deadline, then reads driver_until_;
 // the driver stores driver_until_, then reads every shard's next deadline;
-// all four are seq_cst, so one of the two sees the other. The futex behind a
-// condition variable sleeps up to the thread's timer slack (50 us) late, so
-// the driver wakes `timer_park_margin` early and spins the rest of the way;
-// that is what keeps timers as punctual as io_context's timerfd. Parked
-// workers without the role wake every `lifo_rescue_interval` while timers are
-// armed, so a driver that went back to work on a long handler delays timers
-// by that much at most.
+// all four are seq_cst, so one of the two sees the other. The driver wakes
+// `timer_park_margin` before the deadline and spins the rest of the way; that
+// is what keeps timers as punctual as io_context's timerfd.
+//
+// THE DRIVER ROLE IS HANDED OVER. Whenever some worker sleeps, one sleeper
+// is the driver: the first to park takes the role. A driver that wakes to
+// run work (I/O, a timer, a post) releases the role and calls
+// hand_over_driver(), which wakes another sleeper unless a worker is
+// searching; that worker finds nothing, parks, and takes the role. (A
+// searcher either parks, and takes it, or finds work, and then nobody is
+// idle.) This holds whether or not anything is registered now: the handler
+// about to run may start an operation or arm a timer and then compute for a
+// long time, and somebody must watch those. Releasing is a seq_cst store
+// followed by a fence and a read of the idle word; taking follows the
+// sleeper's seq_cst registration and fence: a store-buffering pair again, so
+// either the releaser sees the sleeper or the sleeper takes the role. Since
+// notify_one() wakes the most recent sleeper, a post usually wakes a worker
+// that is not the driver, and the hand-over costs nothing.
 //
 // REACTOR (src/reactor/). The scheduler owns the runtime's io_reactor. The
 // driver parks in it: it blocks in the backend's wait() until I/O is ready,
@@ -81,8 +103,13 @@
 // when a worker really waits in the reactor. Busy workers look for I/O
 // without blocking every `injector_interval` handlers, when they run out of
 // work and while they spin, so I/O is served while the driver role is free.
-// Completions found by a worker go to its own queue; it wakes a peer only if
-// it found more than one.
+// Completions found between handlers go to the finder's own queue; it wakes
+// a peer only if it found more than one (it is about to run the first itself).
+// Completions produced inside a handler (an operation that finished at once,
+// a cancellation) are fork posts and wake a peer as any post does; the one
+// exception is the immediate completion of an operation started by the
+// coroutine that is suspending on this thread: it is that coroutine's
+// resumption, a continuation, and goes to the LIFO slot.
 //
 // SHUTDOWN. stop() sets the stopped flag and wakes every sleeper; workers
 // leave at their next loop turn and leave queued work queued. drain() (called
@@ -118,9 +145,8 @@ class scheduler;
 struct worker_slot
 {
   local_queue queue;                     // owner pushes/pops; thieves steal
-  // The owner stores into an empty slot and takes with exchange(acquire);
-  // a parked peer rescues the occupant with exchange when the owner seems
-  // stuck (see "THE LIFO SLOT" above).
+  // Owner only while the slot is owned (see "THE LIFO SLOT" above); atomic
+  // because drain() and the next owner read it after the owner left.
   std::atomic<operation*> lifo{nullptr};
   std::atomic<bool> owned{false};        // exchange(acquire) to claim; store(release) to give back
   std::size_t index = 0;                 // position in scheduler::slots_; fixed
@@ -142,9 +168,9 @@ struct thread_state
   std::uint32_t until_injector = injector_interval; // handlers left before the injector goes first
   std::uint32_t lifo_polls = 0;
   std::uint32_t rng = 0;
+  local_queue::lone_item_watch watch; // see local_queue::steal_into
   bool searching = false;         // counted in scheduler::idle_ as searching
   bool borrowed_slot = false;     // a nested run() using the enclosing run()'s slot
-  bool rescue_lifo = false;       // woke from a timed park: look into peers' LIFO slots
   bool yielding = false;          // the running handler yielded: its posts go to the back
   const std::atomic<bool>* done = nullptr; // optional extra exit condition (block_on)
 
@@ -201,8 +227,10 @@ public:
   // Which timer shard the calling thread should use for a new timer.
   std::size_t timer_shard_hint() const noexcept;
   // Queues operations whose outstanding work was counted when they started
-  // waiting (timer waits).
-  void post_counted(op_queue& ops);
+  // waiting (timer waits, I/O). `continuation`: the single operation is the
+  // resumption of the coroutine suspending on this thread (see REACTOR).
+  void post_counted(op_queue& ops, bool continuation = false);
+
   // A timer was armed with a deadline that may be earlier than the driver's.
   void timer_armed_earlier(timer_ns deadline) noexcept;
   // Destroys every pending timer wait without running it (~runtime).
@@ -223,14 +251,15 @@ private:
   operation* pull_injector(thread_state& ts);
   operation* search(thread_state& ts);
   void push_local(thread_state& ts, operation* op);
+  void announce_fork() noexcept;
   void acquire_unit(thread_state& ts) noexcept;
   void release_unit(thread_state& ts) noexcept;
   void release_all_credit(thread_state& ts) noexcept;
   void stop_for_lack_of_work() noexcept;
-  operation* rescue_lifo(thread_state& ts) noexcept;
   bool poll_timers(thread_state& ts);
   bool poll_io(thread_state& ts);
   void take_completions(thread_state& ts, op_queue& done);
+  bool stealable_work_visible(thread_state& ts) const noexcept;
 
   // park.cpp
   bool spin_for_work(thread_state& ts) noexcept;
@@ -238,6 +267,7 @@ private:
   bool take_driver(thread_state& ts, timer_ns& timer_deadline) noexcept;
   timer_ns publish_driver_deadline() noexcept;
   void release_driver() noexcept;
+  void hand_over_driver() noexcept;
   void cancel_sleep(thread_state& ts) noexcept;
   bool work_visible() const noexcept;
   void notify_one() noexcept;
@@ -268,13 +298,15 @@ private:
   std::atomic<worker_slot*> slots_[max_workers]; // published before num_slots_
   std::atomic<std::size_t> num_slots_{0};       // release on growth; acquire by readers
   int concurrency_hint_;
+  const bool one_thread_; // concurrency hint 1: see announce_fork()
 
   timer_queue timers_;
   std::atomic<bool> driver_taken_{false};           // exchange(acquire) to take; store(release) to give back
   std::atomic<worker_slot*> driver_slot_{nullptr};  // set by the driver before driver_until_
   // The driver's wake-up time; the lowest value while nobody drives. SeqCst:
   // see TIMERS.
-  std::atomic<timer_ns> driver_until_{std::numeric_limits<timer_ns>::min()};
+  static constexpr timer_ns no_driver = std::numeric_limits<timer_ns>::min();
+  std::atomic<timer_ns> driver_until_{no_driver};
   mutable std::atomic<std::uint64_t> timer_thread_hint_{0}; // relaxed: spreads foreign threads' timers
 
   std::unique_ptr<io_reactor> reactor_;

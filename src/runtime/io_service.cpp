@@ -12,11 +12,14 @@ namespace nanorun::detail {
 descriptor_state* io_register(runtime& rt, int fd, boost::system::error_code& ec)
 {
   std::error_code sec;
-  descriptor_state* s = rt.scheduler_impl().reactor().register_descriptor(fd, sec);
+  scheduler& sched = rt.scheduler_impl();
+  descriptor_state* s = sched.reactor().register_descriptor(fd, sec);
   if (sec)
+  {
     ec.assign(sec.value(), boost::system::system_category());
-  else
-    ec.clear();
+    return s;
+  }
+  ec.clear();
   return s;
 }
 
@@ -33,9 +36,10 @@ void io_start(runtime& rt, descriptor_state* s, io_dir dir, reactor_op* op)
   scheduler& sched = rt.scheduler_impl();
   sched.work_started();
   op_queue done;
+  const bool continuation = op->continuation;
   sched.reactor().start_op(s, dir, op, done);
   // Finished already (or failed to start): queued, never run from here.
-  sched.post_counted(done);
+  sched.post_counted(done, continuation);
 }
 
 void io_cancel(runtime& rt, descriptor_state* s) noexcept

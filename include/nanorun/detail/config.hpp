@@ -46,11 +46,13 @@ inline constexpr std::int64_t work_credit_batch = NANORUN_STRESS ? 1 : 64;
 // How long a worker that ran out of work watches the queues before it parks.
 inline constexpr std::chrono::microseconds spin_before_park{NANORUN_STRESS ? 0 : 20};
 
-// How long a parked worker waits, while other workers are busy, before it
-// looks into their LIFO slots for work that is stuck behind a blocked handler.
-inline constexpr std::chrono::milliseconds lifo_rescue_interval{10};
-// The same, for a worker that parked while every other worker was idle too.
-inline constexpr std::chrono::milliseconds lifo_rescue_interval_idle{1000};
+// How long an idle worker watches a queue holding a single item, whose owner
+// has not popped anything meanwhile, before it takes the item (see
+// local_queue::steal_into). Long enough that a chain of short handlers
+// (post, return, pop) never bounces between cores; short enough that work
+// posted by a handler that then computes starts on another thread almost at
+// once, as it would on io_context.
+inline constexpr std::chrono::microseconds lone_item_patience{NANORUN_STRESS ? 0 : 5};
 
 // How early the timer driver wakes from its futex before a timer deadline, to
 // spin the rest of the way. The kernel's default timer slack is 50 us, and a

@@ -3,6 +3,7 @@
 // with the result), and installs per-operation cancellation.
 #pragma once
 
+#include <nanorun/detail/continuation.hpp>
 #include <nanorun/detail/handler_work.hpp>
 #include <nanorun/detail/io_service.hpp>
 #include <nanorun/detail/op_memory.hpp>
@@ -83,6 +84,7 @@ private:
       : reactor_op(&io_op::do_complete, &io_op::do_perform), handler_(std::forward<H>(h)),
         work_(handler_, io_ex, rt), action_(std::move(action))
   {
+    continuation = is_continuation_handler(handler_);
   }
 
   static bool do_perform(reactor_op* base)

@@ -39,6 +39,12 @@ public:
   // cancellation finds the op by this key, never by dereferencing a pointer
   // the handler kept (the op may already be gone).
   const void* cancel_key = nullptr;
+  // Whether finishing at once (inside the initiating call) continues the code
+  // that started it: the handler resumes the coroutine that is suspending on
+  // this thread, or is the next step of a composed operation. Such a
+  // completion is queued as a continuation (the worker's LIFO slot); any
+  // other is a fork, stealable at once, as io_context would queue it.
+  bool continuation = false;
 
 protected:
   using perform_func = bool (*)(reactor_op*);
