@@ -240,6 +240,10 @@ public:
   io_reactor& reactor() noexcept { return *reactor_; }
   // Destroys every operation waiting for readiness without running it.
   void shutdown_io() noexcept;
+  // In the child after fork(): the reactor's kernel objects are replaced
+  // (see io_reactor::fork_child). Asio's rule applies: no other thread may be
+  // using the runtime.
+  void fork_child() { reactor_->fork_child(); }
 
 private:
   enum class park_result { resumed, stopped, timed_out };

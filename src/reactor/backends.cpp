@@ -35,6 +35,7 @@ public:
     return poller_.wait(out, capacity, timeout_ns);
   }
   void wake() noexcept override { poller_.wake(); }
+  void fork_child() override { poller_.fork_child(); }
   const char* name() const noexcept override { return name_; }
 
 private:

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
 
 namespace nanorun::detail {
 
@@ -81,6 +82,27 @@ descriptor_state* io_reactor::register_descriptor(int fd, std::error_code& ec)
   }
   live_count_.fetch_add(1, std::memory_order_relaxed);
   return s;
+}
+
+void io_reactor::fork_child()
+{
+  backend_->fork_child();
+  std::lock_guard pool(pool_mutex_);
+  for (const auto& owned : states_)
+  {
+    descriptor_state* s = owned.get();
+    if (!s->live)
+      continue;
+    std::lock_guard lock(s->mutex);
+    if (s->fd < 0)
+      continue;
+    // Readiness may have changed unseen: let the next operation try.
+    s->may_be_ready = sys::ready_directions;
+    const std::error_code ec =
+        edge_ ? backend_->add(s->fd, s, sys::ready_read | sys::ready_write) : backend_->add(s->fd, s, s->armed);
+    if (ec)
+      throw std::system_error(ec, "nanorun: re-registering a descriptor after fork");
+  }
 }
 
 void io_reactor::deregister_descriptor(descriptor_state* s, op_queue& aborted)

@@ -8,6 +8,8 @@
 //   wait(out, n, timeout_ns)   block until something is ready, the timeout
 //                              passes (<0: none, 0: just look) or wake() is
 //                              called; returns the events written to out
+//   fork_child()               in a child after fork(): own kernel objects,
+//                              nothing registered
 //   wake()                     from any thread: make the blocking wait()
 //                              that is in progress, or else the next one,
 //                              return. Non-blocking waits (timeout 0) never
@@ -70,6 +72,10 @@ public:
   virtual void remove(int fd) noexcept = 0;
   virtual std::size_t wait(sys::ready_event* out, std::size_t capacity, std::int64_t timeout_ns) = 0;
   virtual void wake() noexcept = 0;
+  // In the child after fork(): replaces every kernel object the backend
+  // shares with the parent; registrations are forgotten (the reactor adds
+  // its descriptors again). Throws std::system_error.
+  virtual void fork_child() = 0;
   virtual const char* name() const noexcept = 0;
 };
 
@@ -131,6 +137,11 @@ public:
 
   // Takes every waiting operation of every descriptor (runtime destruction).
   void shutdown(op_queue& out);
+
+  // In the child after fork() (no other thread exists): gives the backend
+  // kernel objects of its own and registers every live descriptor again,
+  // with the same interest, so waiting operations go on waiting.
+  void fork_child();
 
 private:
   void process(descriptor_state* s, std::uint32_t ready, op_queue& done);

@@ -99,12 +99,35 @@ public:
       return;
     }
     queue_.push(job);
-    if (!thread_.joinable())
+    if (!thread_.joinable() && !paused_)
       thread_ = std::thread([this] { loop(); });
     cv_.notify_one();
   }
 
 private:
+  // As Asio's resolver service: no thread of ours may be inside a call that
+  // takes locks (getaddrinfo) across fork(), so the thread finishes its job
+  // and goes before the fork, and a new one takes the queue after it, in the
+  // parent and in the child.
+  void notify_fork(boost::asio::execution_context::fork_event event) override
+  {
+    if (event == boost::asio::execution_context::fork_prepare)
+    {
+      {
+        std::lock_guard lock(mutex_);
+        paused_ = true;
+      }
+      cv_.notify_one();
+      if (thread_.joinable())
+        thread_.join();
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    paused_ = false;
+    if (!stopping_ && !queue_.empty() && !thread_.joinable())
+      thread_ = std::thread([this] { loop(); });
+  }
+
   void shutdown() override
   {
     op_queue left;
@@ -125,8 +148,8 @@ private:
     std::unique_lock lock(mutex_);
     for (;;)
     {
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_)
+      cv_.wait(lock, [&] { return stopping_ || paused_ || !queue_.empty(); });
+      if (stopping_ || paused_)
         return;
       operation* job = queue_.pop();
       lock.unlock();
@@ -139,6 +162,7 @@ private:
   std::condition_variable cv_;
   op_queue queue_;        // guarded by mutex_
   bool stopping_ = false; // guarded by mutex_
+  bool paused_ = false;   // guarded by mutex_: between fork_prepare and fork_parent/child
   std::thread thread_;
 };
 

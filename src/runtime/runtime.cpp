@@ -24,6 +24,12 @@
 
 namespace nanorun {
 
+void detail::runtime_service::notify_fork(boost::asio::execution_context::fork_event event)
+{
+  if (event == boost::asio::execution_context::fork_child && owner_)
+    owner_->scheduler_impl().fork_child();
+}
+
 runtime::runtime() : runtime(0) {}
 
 runtime::runtime(int concurrency_hint) : impl_(std::make_unique<detail::scheduler>(concurrency_hint))

@@ -32,6 +32,10 @@ public:
 
 private:
   void shutdown() override {}
+  // In the child, gives the runtime's reactor kernel objects of its own, as
+  // io_context's reactor does (src/runtime/runtime.cpp). Registered first, so
+  // it runs before every other service's fork_child handling.
+  void notify_fork(boost::asio::execution_context::fork_event event) override;
   nanorun::runtime* owner_;
 };
 

@@ -43,6 +43,23 @@ std::uint32_t from_epoll(std::uint32_t e) noexcept
 
 epoll_poller::epoll_poller()
 {
+  open();
+}
+
+void epoll_poller::fork_child()
+{
+  // The child shares the parent's epoll instance and eventfd through the
+  // inherited descriptors: registering or waiting on them would steal the
+  // parent's events. Make the child its own (the reactor re-adds its
+  // descriptors), as Asio's epoll_reactor does.
+  ::close(event_fd_);
+  ::close(epoll_fd_);
+  epoll_fd_ = event_fd_ = -1;
+  open();
+}
+
+void epoll_poller::open()
+{
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0)
     throw std::system_error(last_error(), "nanorun: epoll_create1");

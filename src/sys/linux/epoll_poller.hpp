@@ -38,8 +38,13 @@ public:
   // timeout_ns < 0: no timeout; 0: just poll. Returns the events written.
   std::size_t wait(ready_event* out, std::size_t capacity, std::int64_t timeout_ns);
   void wake() noexcept;
+  // In the child after fork(): a new epoll instance and eventfd, with
+  // nothing registered. Throws std::system_error.
+  void fork_child();
 
 private:
+  void open();
+
   int epoll_fd_ = -1;
   int event_fd_ = -1;
   // Cleared on the first ENOSYS (kernels before 5.11). Off under

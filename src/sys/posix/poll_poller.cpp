@@ -82,6 +82,23 @@ poll_poller::poll_poller()
     throw std::system_error(last_error(), "nanorun: pipe");
 }
 
+void poll_poller::fork_child()
+{
+  int fresh[2];
+  if (open_pipe(fresh) < 0)
+    throw std::system_error(last_error(), "nanorun: pipe");
+  std::lock_guard lock(mutex_);
+  ::close(pipe_[0]);
+  ::close(pipe_[1]);
+  pipe_[0] = fresh[0];
+  pipe_[1] = fresh[1];
+  // Only the forking thread lives on in the child, and it is not polling.
+  // The registry goes too: the reactor adds its descriptors again.
+  polling_ = polling_current_ = 0;
+  wake_pending_ = false;
+  registry_.clear();
+}
+
 poll_poller::~poll_poller()
 {
   ::close(pipe_[0]);

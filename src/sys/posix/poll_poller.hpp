@@ -53,6 +53,9 @@ public:
   // each reported direction has been disarmed.
   std::size_t wait(ready_event* out, std::size_t capacity, std::int64_t timeout_ns);
   void wake() noexcept;
+  // In the child after fork(): a pipe of its own (the inherited one is shared
+  // with the parent), no pollers, nothing registered. Throws std::system_error.
+  void fork_child();
 
 private:
   struct entry
