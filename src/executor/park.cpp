@@ -88,6 +88,7 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
   const timer_ns spin_ns = std::chrono::nanoseconds(spin_before_park).count();
   const timer_ns margin_ns = std::chrono::nanoseconds(timer_park_margin).count();
   bool timer_imminent = false;
+  bool polite = false;
   for (unsigned i = 1;; ++i)
   {
     cpu_relax();
@@ -108,10 +109,12 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
     // thread that would produce our next work is waiting for; measured on a
     // 2-vCPU VM, yielding here raised 100-connection echo throughput by about
     // a third and two-worker ping-pong fourfold. With nothing else runnable
-    // the yield returns at once and the spin goes on. Not while a timer is
-    // due within the margin, though: on a loaded machine a yield can cost a
-    // whole time slice of another process, milliseconds past the deadline.
-    if (i % 32 == 8 && !timer_imminent)
+    // the yield returns at once and the spin goes on. Not in the first half
+    // of the spin, though, nor while a timer is due within the margin: on a
+    // loaded machine a yield can cost a whole time slice of another process,
+    // and a worker just woken to search (counted as searching, so producers
+    // wake nobody else) must first look at what it was woken for.
+    if (i % 32 == 8 && polite && !timer_imminent)
       std::this_thread::yield();
     if (i % 32 == 0)
     {
@@ -120,6 +123,7 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
       if (timer <= now)
         return true;
       timer_imminent = timer - now <= margin_ns;
+      polite = now - start >= spin_ns / 2;
       const timer_ns until = timer_imminent ? timer : start + spin_ns;
       if (now >= until)
         return false;
@@ -228,36 +232,60 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
   // No timeouts of our own: every wake-up this worker needs is owed to it by
   // the protocol (see PARKING and THE DRIVER ROLE). Only the caller's deadline
   // (run_for, run_until) and, for the driver, the next timer end the wait.
-  std::optional<steady_time> wake_at;
-  if (deadline)
-    wake_at = *deadline;
+  const timer_ns margin_ns = std::chrono::nanoseconds(timer_park_margin).count();
+  bool woken = false;
   bool timer_first = false;
-  if (guard.driver && timer_deadline != timer_never)
+  for (;;)
   {
-    const steady_time timer_at{std::chrono::duration_cast<steady_time::duration>(
-        std::chrono::nanoseconds(timer_deadline) - timer_park_margin)};
-    if (!wake_at || timer_at < *wake_at)
+    std::optional<steady_time> wake_at;
+    if (deadline)
+      wake_at = *deadline;
+    timer_first = false;
+    if (guard.driver && timer_deadline != timer_never)
     {
-      wake_at = timer_at;
-      timer_first = true;
+      const steady_time timer_at{std::chrono::duration_cast<steady_time::duration>(
+          std::chrono::nanoseconds(timer_deadline) - timer_park_margin)};
+      if (!wake_at || timer_at < *wake_at)
+      {
+        wake_at = timer_at;
+        timer_first = true;
+      }
     }
-  }
-  bool woken;
-  if (guard.driver)
-    woken = wait_in_reactor(ts, wake_at ? &*wake_at : nullptr);
-  else
-  {
-    std::unique_lock plock(s->park_mutex);
-    auto ready = [&] {
-      return s->notified || stopped_.load(std::memory_order_acquire) || ts.is_done();
-    };
-    if (wake_at)
-      woken = s->park_cv.wait_until(plock, *wake_at, ready);
+    if (guard.driver)
+      woken = wait_in_reactor(ts, wake_at ? &*wake_at : nullptr);
     else
     {
-      s->park_cv.wait(plock, ready);
-      woken = true;
+      std::unique_lock plock(s->park_mutex);
+      auto ready = [&] {
+        return s->notified || stopped_.load(std::memory_order_acquire) || ts.is_done();
+      };
+      if (wake_at)
+        woken = s->park_cv.wait_until(plock, *wake_at, ready);
+      else
+      {
+        s->park_cv.wait(plock, ready);
+        woken = true;
+      }
     }
+    if (woken || !timer_first || stopped() || ts.is_done())
+      break;
+    // The driver's timer wake-up. The wheel publishes a millisecond slot's
+    // start until time reaches that slot; then its entries move to exact
+    // deadlines. Fire what is due; if nothing is, sleep again, in the
+    // reactor, until the exact deadline: going back to the run loop to spin
+    // and park anew would cost a wake-up (or, on a loaded machine, a time
+    // slice) for nothing.
+    op_queue fired;
+    timers_.expire(steady_now(), fired);
+    if (!fired.empty())
+    {
+      take_completions(ts, fired);
+      woken = true;
+      break;
+    }
+    timer_deadline = publish_driver_deadline();
+    if (timer_deadline != timer_never && timer_deadline - steady_now() <= margin_ns)
+      break; // due within the margin: the run loop spins for it
   }
   if (stopped())
   {

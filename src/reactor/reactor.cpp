@@ -5,7 +5,9 @@
 #include <boost/asio/error.hpp>
 
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <system_error>
 
 namespace nanorun::detail {
@@ -88,6 +90,8 @@ void io_reactor::fork_child()
 {
   backend_->fork_child();
   std::lock_guard pool(pool_mutex_);
+  for (external_watch* w : externals_)
+    w->fd = -1; // its owner watches its renewed descriptor again
   for (const auto& owned : states_)
   {
     descriptor_state* s = owned.get();
@@ -246,8 +250,87 @@ std::size_t io_reactor::run(std::int64_t timeout_ns, op_queue& done)
   sys::ready_event events[batch];
   const std::size_t n = backend_->wait(events, batch, timeout_ns);
   for (std::size_t i = 0; i < n; ++i)
+  {
+    const auto key = reinterpret_cast<std::uintptr_t>(events[i].key);
+    if (key & 1)
+    {
+      auto* w = reinterpret_cast<external_watch*>(key & ~std::uintptr_t{1});
+      // AcqRel: pairs with the owner's release store of false, so that the
+      // owner's use of the operation is over before we queue it again.
+      if (!w->queued.exchange(true, std::memory_order_acq_rel))
+        done.push(w);
+      continue;
+    }
     process(static_cast<descriptor_state*>(events[i].key), events[i].ready, done);
+  }
   return n;
+}
+
+namespace {
+void* external_key(external_watch* w) noexcept
+{
+  static_assert(alignof(external_watch) > 1 && alignof(descriptor_state) > 1);
+  return reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(w) | 1);
+}
+} // namespace
+
+void io_reactor::watch_external(external_watch* w, int fd)
+{
+  std::lock_guard pool(pool_mutex_);
+  if (std::error_code ec = backend_->add(fd, external_key(w), sys::ready_read))
+    throw std::system_error(ec, "nanorun: watching a descriptor for a layer above the reactor");
+  w->fd = fd;
+  if (std::find(externals_.begin(), externals_.end(), w) == externals_.end())
+  {
+    if (externals_.size() == max_externals)
+    {
+      backend_->remove(fd);
+      w->fd = -1;
+      throw std::length_error("nanorun: too many external watches");
+    }
+    external_list_[externals_.size()].store(w, std::memory_order_release);
+    externals_.push_back(w);
+    external_count_.store(externals_.size(), std::memory_order_release);
+  }
+}
+
+void io_reactor::unwatch_external(external_watch* w) noexcept
+{
+  std::lock_guard pool(pool_mutex_);
+  const auto it = std::find(externals_.begin(), externals_.end(), w);
+  if (it == externals_.end())
+    return;
+  if (w->fd >= 0)
+    backend_->remove(w->fd);
+  w->fd = -1;
+  externals_.erase(it);
+  external_count_.store(externals_.size(), std::memory_order_release);
+  for (std::size_t i = 0; i < max_externals; ++i)
+    external_list_[i].store(i < externals_.size() ? externals_[i] : nullptr, std::memory_order_release);
+}
+
+void io_reactor::rearm_external(external_watch* w) noexcept
+{
+  if (edge_)
+    return;
+  std::lock_guard pool(pool_mutex_);
+  if (w->fd >= 0)
+    backend_->modify(w->fd, external_key(w), sys::ready_read);
+}
+
+bool io_reactor::external_busy() const noexcept
+{
+  for (const auto& slot : external_list_)
+  {
+    // Acquire: pairs with the release stores in watch_external(); a watch
+    // stays alive while it is listed.
+    const external_watch* w = slot.load(std::memory_order_acquire);
+    if (!w)
+      break;
+    if (!w->busy || w->busy(w))
+      return true;
+  }
+  return false;
 }
 
 void io_reactor::shutdown(op_queue& out)

@@ -42,6 +42,16 @@
 // whose state was reused) only causes one extra attempt that sees EAGAIN.
 // That is why states are pooled and never freed while the reactor lives.
 //
+// EXTERNAL WATCHES. A layer above may ask the reactor to watch a descriptor
+// of its own for readability (the runtime's bridge watches Asio's epoll
+// descriptor this way, so that nanorun's workers drive Asio's reactor). When
+// it is readable the reactor hands the watch's operation back with the
+// finished ones, once: `queued` stays set until the owner has taken the
+// operation, cleared the flag and, for one-shot backends, called
+// rearm_external(). The operation is not outstanding work (the owner counts
+// it when it runs), so a watch never keeps run() from returning. Events carry
+// the watch's address with the low bit set, which no descriptor_state has.
+//
 // Who waits: the scheduler (src/executor/park.cpp) lets one parked worker at a
 // time block in run(); busy workers call run(0) now and then. See the
 // scheduler's PARKING and REACTOR sections.
@@ -101,6 +111,20 @@ struct descriptor_state
   bool live = false;                        // guarded by io_reactor::pool_mutex_
 };
 
+// See EXTERNAL WATCHES above. The owner derives from it and gives the
+// operation's function; it must outlive the watch.
+struct external_watch : operation
+{
+  explicit external_watch(func_type f) noexcept : operation(f) {}
+  // The reactor sets it (exchange, acq_rel) when it hands the operation
+  // back; the owner clears it (store, release) once it has taken it.
+  std::atomic<bool> queued{false};
+  // Whether busy workers should poll for this watch now (it has work
+  // pending); null means always. Called often: keep it a load or two.
+  bool (*busy)(const external_watch*) noexcept = nullptr;
+  int fd = -1; // guarded by io_reactor::pool_mutex_
+};
+
 class io_reactor
 {
 public:
@@ -132,19 +156,35 @@ public:
   std::size_t run(std::int64_t timeout_ns, op_queue& done);
   void wake() noexcept { backend_->wake(); }
 
-  // Whether any descriptor is registered: busy workers skip polling if not.
-  bool has_descriptors() const noexcept { return live_count_.load(std::memory_order_relaxed) != 0; }
+  // Whether any descriptor is registered, or an external watch is busy:
+  // busy workers skip polling if not.
+  bool has_descriptors() const noexcept
+  {
+    return live_count_.load(std::memory_order_relaxed) != 0 ||
+           (external_count_.load(std::memory_order_relaxed) != 0 && external_busy());
+  }
+
+  // Starts watching fd (readable) for w; throws std::system_error.
+  void watch_external(external_watch* w, int fd);
+  // Stops watching w's descriptor (before the owner closes it or goes).
+  void unwatch_external(external_watch* w) noexcept;
+  // After the owner cleared w->queued: one-shot backends report the next
+  // readiness only once re-armed.
+  void rearm_external(external_watch* w) noexcept;
 
   // Takes every waiting operation of every descriptor (runtime destruction).
   void shutdown(op_queue& out);
 
   // In the child after fork() (no other thread exists): gives the backend
   // kernel objects of its own and registers every live descriptor again,
-  // with the same interest, so waiting operations go on waiting.
+  // with the same interest, so waiting operations go on waiting. External
+  // watches are dropped from the backend (their owners' descriptors are
+  // renewed by their own fork handling): watch_external() them again.
   void fork_child();
 
 private:
   void process(descriptor_state* s, std::uint32_t ready, op_queue& done);
+  bool external_busy() const noexcept;
   void arm(descriptor_state* s, io_dir dir, op_queue& done);
 
   std::unique_ptr<reactor_backend> backend_;
@@ -153,6 +193,12 @@ private:
   std::vector<std::unique_ptr<descriptor_state>> states_; // guarded by pool_mutex_; never shrinks
   descriptor_state* free_ = nullptr;                       // guarded by pool_mutex_
   std::atomic<std::size_t> live_count_{0};                 // relaxed: a polling hint only
+  std::vector<external_watch*> externals_;                 // guarded by pool_mutex_
+  std::atomic<std::size_t> external_count_{0};             // relaxed: a polling hint only
+  // A copy of externals_ for has_descriptors(), which must not lock: at most
+  // this many watches (the runtime has one, for Asio's reactor).
+  static constexpr std::size_t max_externals = 4;
+  std::atomic<external_watch*> external_list_[max_externals] = {}; // written under pool_mutex_
 };
 
 } // namespace nanorun::detail

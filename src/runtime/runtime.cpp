@@ -3,10 +3,12 @@
 // The runtime is an Asio execution_context that owns one scheduler (the
 // executor layer). Its one subtle duty is destruction, in the order that
 // leaves nothing behind (io_context's, see asio#1245):
-//   0. if Asio's own I/O objects were used on this runtime, stop and join
-//      the scheduler thread Asio started for their reactor: it completes
+//   0. where the Asio bridge is not supported (asio_bridge.cpp) and Asio's
+//      own I/O objects were used on this runtime, stop and join the
+//      scheduler thread Asio started for their reactor: it completes
 //      operations, and it must not while the services below go away (it
-//      would otherwise run against a reactor already shut down);
+//      would otherwise run against a reactor already shut down). With the
+//      bridge, Asio's scheduler has no thread, and shuts down in its turn;
 //   1. shut down the services, newest first; they may destroy their pending
 //      operations, and destroying an awaitable handler posts the destruction
 //      of its coroutine frame back to us; then destroy every pending timer
@@ -19,6 +21,7 @@
 #include <nanorun/runtime.hpp>
 
 #include "executor/scheduler.hpp"
+#include "runtime/asio_bridge.hpp"
 
 #include <boost/asio/detail/scheduler.hpp>
 
@@ -35,12 +38,13 @@ runtime::runtime() : runtime(0) {}
 runtime::runtime(int concurrency_hint) : impl_(std::make_unique<detail::scheduler>(concurrency_hint))
 {
   boost::asio::add_service(*this, new detail::runtime_service(*this, this));
+  detail::install_asio_scheduler(*this, concurrency_hint);
 }
 
 runtime::~runtime()
 {
   impl_->stop();
-  if (boost::asio::has_service<boost::asio::detail::scheduler>(*this))
+  if (!detail::asio_bridge_supported() && boost::asio::has_service<boost::asio::detail::scheduler>(*this))
     boost::asio::use_service<boost::asio::detail::scheduler>(*this).shutdown();
   shutdown();
   impl_->shutdown_timers();

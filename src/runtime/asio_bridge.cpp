@@ -1,0 +1,268 @@
+// THE ASIO BRIDGE: Asio's own sockets, timers, signal sets and descriptors on
+// a nanorun runtime, completed by nanorun's workers, with no thread of Asio's.
+//
+// Asio's I/O services find their reactor through the context: the first one
+// asks for `use_service<detail::scheduler>(ctx)` and calls its init_task(),
+// which creates the epoll_reactor. On a context that is not an io_context
+// nobody has registered a scheduler, so use_service creates one with a thread
+// of its own that blocks in the reactor: every completion then hops from that
+// hidden thread to a worker. The bridge avoids it in four steps:
+//
+//  1. The runtime's constructor registers Asio's scheduler itself, as
+//     io_context does, without a thread (own_thread = false) and with one
+//     unit of work that is never given back, so that it never stops itself.
+//     Its get_task hook (a constructor argument meant for this) runs when the
+//     first Asio I/O object needs the reactor: it creates the epoll_reactor
+//     and the bridge below. Runtimes whose users never touch Asio's I/O
+//     objects pay for a mutex and a condition variable, nothing more.
+//  2. The bridge asks nanorun's reactor to watch Asio's epoll descriptor (an
+//     epoll instance is itself pollable: it is readable when any of its
+//     descriptors, Asio's timerfd and its interrupter included, is ready).
+//     Whichever worker sees it readable (the one parked in the reactor, or a
+//     busy one polling) runs the bridge's operation, which runs Asio's
+//     scheduler: poll() runs its reactor without blocking and every
+//     completion that is ready. Completion handlers bound to the runtime's
+//     executor run inline there, on the worker, as they would on an
+//     io_context thread.
+//  3. Asio posts work to its scheduler from other paths too (an operation
+//     that fails at once, cancellation, the resolver's thread). Its scheduler
+//     then wakes a thread blocked in its condition variable (there are none)
+//     or interrupts "the thread blocked in the task", unless it believes the
+//     task is not running (task_interrupted_). nanorun's reactor is always
+//     watching Asio's descriptor, which is as good as a thread blocked in the
+//     task, so after each poll the bridge tells the scheduler so by clearing
+//     task_interrupted_ (under the scheduler's mutex, if nothing else is
+//     queued): the next post interrupts, the interrupter makes Asio's epoll
+//     descriptor readable, and a worker runs the bridge again.
+//  4. Busy workers poll the reactor only while there is something to poll
+//     for: the bridge's watch says it is busy while Asio's scheduler counts
+//     more work than the bridge's own unit (pending operations and timers).
+//
+// Timers keep Asio's precision: the epoll_reactor arms its timerfd for the
+// earliest Asio timer, and the timerfd makes Asio's epoll readable at that
+// instant, which wakes nanorun's driver.
+//
+// Steps 3 and 4 read and write private members of Asio's scheduler and
+// reactor (the mutex, the task flag, the queue, the work count, the epoll
+// descriptor). They are reached through explicit template instantiation,
+// which the language exempts from access checking, and only for Boost 1.81
+// (Asio 1.26), whose sources this was written against; any other version
+// falls back to Asio's own thread (asio_bridge_supported() is false).
+#include "runtime/asio_bridge.hpp"
+
+#include <nanorun/detail/runtime_service.hpp>
+#include <nanorun/runtime.hpp>
+
+#include "executor/scheduler.hpp"
+
+#include <boost/asio/detail/config.hpp>
+#include <boost/asio/detail/scheduler.hpp>
+#include <boost/asio/execution_context.hpp>
+#include <boost/version.hpp>
+
+#include <exception>
+#include <memory>
+
+#if BOOST_VERSION == 108100 && defined(BOOST_ASIO_HAS_EPOLL) && defined(BOOST_ASIO_HAS_TIMERFD) &&                  \
+    !defined(BOOST_ASIO_HAS_IOCP) && !defined(BOOST_ASIO_DISABLE_THREADS)
+#define NANORUN_ASIO_BRIDGE 1
+#include <boost/asio/detail/epoll_reactor.hpp>
+#include <boost/asio/detail/op_queue.hpp>
+#else
+#define NANORUN_ASIO_BRIDGE 0
+#endif
+
+namespace nanorun::detail {
+
+#if NANORUN_ASIO_BRIDGE
+
+namespace {
+
+namespace ad = boost::asio::detail;
+
+// Access to a private member: the explicit instantiation below may name it,
+// and stores the member pointer in a friend function found by its tag.
+template <auto Member, class Tag>
+struct grant
+{
+  friend constexpr auto member(Tag) noexcept { return Member; }
+};
+
+struct sched_mutex
+{
+  friend constexpr auto member(sched_mutex) noexcept;
+};
+struct sched_task_interrupted
+{
+  friend constexpr auto member(sched_task_interrupted) noexcept;
+};
+struct sched_queue
+{
+  friend constexpr auto member(sched_queue) noexcept;
+};
+struct sched_task_op
+{
+  friend constexpr auto member(sched_task_op) noexcept;
+};
+struct sched_work
+{
+  friend constexpr auto member(sched_work) noexcept;
+};
+struct reactor_epoll_fd
+{
+  friend constexpr auto member(reactor_epoll_fd) noexcept;
+};
+
+template struct grant<&ad::scheduler::mutex_, sched_mutex>;
+template struct grant<&ad::scheduler::task_interrupted_, sched_task_interrupted>;
+template struct grant<&ad::scheduler::op_queue_, sched_queue>;
+template struct grant<&ad::scheduler::task_operation_, sched_task_op>;
+template struct grant<&ad::scheduler::outstanding_work_, sched_work>;
+template struct grant<&ad::epoll_reactor::epoll_fd_, reactor_epoll_fd>;
+
+// The bridge of one runtime: a service, created with Asio's reactor.
+class asio_bridge final : public boost::asio::execution_context::service
+{
+public:
+  static inline boost::asio::execution_context::id id;
+
+  asio_bridge(boost::asio::execution_context& ctx, nanorun::runtime& rt, ad::scheduler& sched,
+              ad::epoll_reactor& reactor)
+      : service(ctx), rt_(rt), sched_(sched), reactor_(reactor), watch_(this)
+  {
+    watch_.busy = &asio_busy;
+    rt_.scheduler_impl().reactor().watch_external(&watch_, reactor_.*member(reactor_epoll_fd{}));
+  }
+
+  ~asio_bridge() override { rt_.scheduler_impl().reactor().unwatch_external(&watch_); }
+
+  // Called with the scheduler's mutex held, from init_task().
+  void armed_under_lock() noexcept { sched_.*member(sched_task_interrupted{}) = false; }
+
+private:
+  struct watch_op final : external_watch
+  {
+    explicit watch_op(asio_bridge* b) noexcept : external_watch(&watch_op::run), bridge(b) {}
+    static void run(operation* base, bool invoke);
+    asio_bridge* bridge;
+  };
+
+  void shutdown() override { rt_.scheduler_impl().reactor().unwatch_external(&watch_); }
+
+  void notify_fork(boost::asio::execution_context::fork_event event) override
+  {
+    // Registered after Asio's reactor, so in the child its epoll instance has
+    // been renewed already (and nanorun's, by the runtime's service, first).
+    if (event == boost::asio::execution_context::fork_child)
+      rt_.scheduler_impl().reactor().watch_external(&watch_, reactor_.*member(reactor_epoll_fd{}));
+  }
+
+  // Whether Asio's scheduler counts work beyond the bridge's own unit: an
+  // operation waiting in its reactor, a timer, a queued completion.
+  static bool asio_busy(const external_watch* w) noexcept
+  {
+    const auto& self = *static_cast<const watch_op*>(w)->bridge;
+    return (self.sched_.*member(sched_work{})).load(std::memory_order_relaxed) > 1;
+  }
+
+  void drive();
+
+  nanorun::runtime& rt_;
+  ad::scheduler& sched_;
+  ad::epoll_reactor& reactor_;
+  watch_op watch_;
+};
+
+void asio_bridge::watch_op::run(operation* base, bool invoke)
+{
+  auto* self = static_cast<watch_op*>(base);
+  asio_bridge& b = *self->bridge;
+  // Queued by the reactor without a unit of work (a watch must not keep
+  // run() going); the run loop gives one back after this returns.
+  if (!invoke)
+  {
+    self->queued.store(false, std::memory_order_release);
+    return;
+  }
+  b.rt_.work_started();
+  // Release: pairs with the reactor's exchange; from here on new readiness
+  // queues the watch again, even while this worker polls, so another worker
+  // can run Asio's ready handlers alongside.
+  self->queued.store(false, std::memory_order_release);
+  b.rt_.scheduler_impl().reactor().rearm_external(self);
+  b.drive();
+}
+
+void asio_bridge::drive()
+{
+  // If a handler throws out of poll(), the exception leaves through run() as
+  // on io_context; Asio's queue may still hold work, so make sure a worker
+  // comes back for it: interrupting makes Asio's epoll descriptor readable.
+  struct on_throw
+  {
+    asio_bridge& b;
+    int exceptions = std::uncaught_exceptions();
+    ~on_throw()
+    {
+      if (std::uncaught_exceptions() > exceptions)
+        b.reactor_.interrupt();
+    }
+  } guard{*this};
+
+  boost::system::error_code ec;
+  ad::scheduler_operation* const task_op = &(sched_.*member(sched_task_op{}));
+  for (;;)
+  {
+    sched_.poll(ec);
+    ad::conditionally_enabled_mutex::scoped_lock lock(sched_.*member(sched_mutex{}));
+    ad::op_queue<ad::scheduler_operation>& queue = sched_.*member(sched_queue{});
+    ad::scheduler_operation* front = queue.front();
+    // Nothing but the task queued (or the task out, being run by another
+    // worker, whose poll sees what is queued): from now on posts must
+    // interrupt (see step 3). Otherwise something was posted after our
+    // poll's last look, without an interrupt: poll again.
+    if (!front || (front == task_op && ad::op_queue_access::next(front) == nullptr))
+    {
+      sched_.*member(sched_task_interrupted{}) = false;
+      return;
+    }
+  }
+}
+
+// The scheduler's get_task hook (step 1). Runs inside init_task(), with the
+// scheduler's mutex held; nested use_service calls are allowed there.
+ad::scheduler_task* bridge_get_task(boost::asio::execution_context& ctx)
+{
+  auto& reactor = boost::asio::use_service<ad::epoll_reactor>(ctx);
+  nanorun::runtime* rt = find_runtime(ctx);
+  if (rt && !boost::asio::has_service<asio_bridge>(ctx))
+  {
+    auto bridge = std::make_unique<asio_bridge>(ctx, *rt, boost::asio::use_service<ad::scheduler>(ctx), reactor);
+    boost::asio::add_service(ctx, bridge.get());
+    // init_task() calls wake_one_thread_and_unlock() next, which interrupts
+    // the reactor once this says the task is running.
+    bridge.release()->armed_under_lock();
+  }
+  return &reactor;
+}
+
+} // namespace
+
+bool asio_bridge_supported() noexcept { return true; }
+
+void install_asio_scheduler(runtime& rt, int concurrency_hint)
+{
+  auto* sched = new ad::scheduler(rt, concurrency_hint > 0 ? concurrency_hint : -1, false, &bridge_get_task);
+  boost::asio::add_service(rt, sched);
+  sched->work_started(); // never given back: see step 1
+}
+
+#else
+
+bool asio_bridge_supported() noexcept { return false; }
+
+void install_asio_scheduler(runtime&, int) {}
+
+#endif
+
+} // namespace nanorun::detail
