@@ -129,11 +129,11 @@ BOOST_AUTO_TEST_CASE(task_executor_serialises_posts_from_many_threads)
   BOOST_TEST(fifo);
 }
 
-BOOST_AUTO_TEST_CASE(lifo_rescue_unblocks_a_waiting_handler)
+BOOST_AUTO_TEST_CASE(a_handler_waiting_for_its_own_post_is_unblocked)
 {
-  // A handler posts work (into its LIFO slot) and blocks until it has run;
-  // the other worker must rescue it.
-  nanorun::test::watchdog dog("LIFO rescue", 120s);
+  // A handler posts work and blocks until it has run; as on io_context, the
+  // other worker must run it (a fork post is stealable and wakes it).
+  nanorun::test::watchdog dog("post then wait", 120s);
   nanorun::runtime rt(2);
   auto guard = asio::make_work_guard(rt);
   std::thread t([&] { rt.run(); });
