@@ -34,7 +34,14 @@ std::uint32_t from_epoll(std::uint32_t e) noexcept
     r |= ready_write;
   if (e & EPOLLPRI)
     r |= ready_error;
-  if (e & (EPOLLERR | EPOLLHUP))
+  // A pending error wakes every direction so that each waiting operation
+  // collects it, but only a hang-up is final. An error alone can pass: a UDP
+  // socket's ICMP "port unreachable" is reported once, returned by the next
+  // receive, and the socket works on; marked final, every direction would
+  // stay "ready" for the socket's life.
+  if (e & EPOLLERR)
+    r |= ready_directions;
+  if (e & EPOLLHUP)
     r |= ready_directions | ready_final;
   return r;
 }

@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <future>
 #include <memory>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <thread>
 #include <tuple>
@@ -246,6 +248,47 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(peer_close_is_readable, K, both)
   if (K::value == reactor_kind::portable)
     BOOST_TEST(r == (ready_error | ready_read | ready_write)); // POLLHUP
   b->remove(p.fd[0]);
+}
+
+BOOST_AUTO_TEST_CASE(epoll_transient_udp_error_is_not_final)
+{
+  // A connected UDP socket that sends to a closed port gets an ICMP error:
+  // EPOLLERR without a hang-up. It must wake every direction but must not be
+  // final (the reactor would keep the socket "ready" for good).
+  using nanorun::sys::ready_final;
+  auto b = make_reactor_backend(reactor_kind::native);
+  const int closed = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  BOOST_REQUIRE(closed >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::bind(closed, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  BOOST_REQUIRE(::getsockname(closed, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ::close(closed); // nobody listens on that port now
+  const int u = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  BOOST_REQUIRE(u >= 0);
+  BOOST_REQUIRE(::connect(u, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  int key = 0;
+  BOOST_REQUIRE(!b->add(u, &key, ready_read | ready_write));
+  wait_for(*b, 0); // the initial "writable" edge
+  const char c = 'x';
+  BOOST_REQUIRE(::send(u, &c, 1, 0) == 1);
+  std::uint32_t r = 0;
+  const auto until = std::chrono::steady_clock::now() + 1s;
+  while (!(r & ready_error) && std::chrono::steady_clock::now() < until)
+    r |= ready_of(wait_for(*b, 100 * ms), &key);
+  BOOST_TEST((r & ready_error) != 0u);
+  BOOST_TEST((r & ready_read) != 0u);
+  BOOST_TEST((r & ready_final) == 0u);
+  // The error is collected once; the socket works on.
+  char in;
+  BOOST_TEST(::recv(u, &in, 1, 0) == -1);
+  BOOST_TEST(errno == ECONNREFUSED);
+  BOOST_TEST(::recv(u, &in, 1, 0) == -1);
+  BOOST_TEST(errno == EAGAIN);
+  b->remove(u);
+  ::close(u);
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(pipe_hang_up_is_readable, K, both)
