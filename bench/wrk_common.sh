@@ -82,12 +82,14 @@ wrk_compare() {
   command -v wrk >/dev/null || { echo "$wrk_script: wrk is not installed (apt-get install wrk)" >&2; exit 2; }
   echo "# $title under wrk: $rounds rounds x ${wrk_seconds}s, $wrk_conns connections, $label, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
   for ((r = 1; r <= rounds; ++r)); do
+    # `|| exit 1`: a failed measurement ends the script even where the
+    # caller's set -e does not reach (e.g. `wrk_compare ... || ...`).
     if ((r % 2)); then
-      n=$(wrk_measure "${wrk_nanorun[@]}")
-      a=$(wrk_measure "${wrk_asio[@]}")
+      n=$(wrk_measure "${wrk_nanorun[@]}") || exit 1
+      a=$(wrk_measure "${wrk_asio[@]}") || exit 1
     else
-      a=$(wrk_measure "${wrk_asio[@]}")
-      n=$(wrk_measure "${wrk_nanorun[@]}")
+      a=$(wrk_measure "${wrk_asio[@]}") || exit 1
+      n=$(wrk_measure "${wrk_nanorun[@]}") || exit 1
     fi
     nano+=("$n") asio+=("$a")
     echo "round $r: nanorun $n req/s, io_context $a req/s"
