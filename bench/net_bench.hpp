@@ -4,9 +4,9 @@
 // process and shut down again after each run: raw epoll loops
 // (net_bench_epoll.cpp) or the coroutine echo server, written once and
 // instantiated for Boost.Asio, for nanorun, and for nanorun's runtime with
-// Asio's own sockets (net_bench_coro.cpp). The client
-// is the same hand-written raw client for every peer (net_bench_client.cpp),
-// so only the server differs. net_bench.cpp runs every (workload, peer) cell
+// Asio's own sockets (net_bench_coro.cpp). The client is the same
+// hand-written raw client for every peer (net_bench_client.cpp), so only the
+// server differs. net_bench.cpp runs every (workload, peer) cell
 // --runs times and takes each metric's median; net_bench_report.cpp prints
 // the tables, the ratios and the targets.
 #pragma once

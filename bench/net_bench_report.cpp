@@ -82,7 +82,7 @@ void print_header(std::ostream& os, const run_info& info)
      << "workload; above 1.00 is better. `spread`: (slowest - fastest run) / median; a large spread means the "
      << "machine, not the peer, moved the number (rerun with more --runs).\n\n";
   if (!nanorun_sockets_built())
-    os << "nanorun peers: not built yet (`<nanorun/ip/tcp.hpp>` did not exist when this program was compiled, "
+    os << "peers on nanorun's own sockets: not built yet (`<nanorun/ip/tcp.hpp>` did not exist when this program was compiled, "
        << "or it was compiled with -DNANORUN_NET_BENCH_WITHOUT_NANORUN).\n\n";
 }
 
