@@ -94,6 +94,7 @@ wrk_compare() {
     nano+=("$n") asio+=("$a")
     echo "round $r: nanorun $n req/s, io_context $a req/s"
   done
+  echo "load at end $(cut -d' ' -f1-3 /proc/loadavg)"
   mn=$(printf '%s\n' "${nano[@]}" | wrk_median)
   ma=$(printf '%s\n' "${asio[@]}" | wrk_median)
   ratio=$(awk -v n="$mn" -v a="$ma" 'BEGIN {printf "%.2f", n / a}')
