@@ -1,4 +1,4 @@
-// nanorun_net_bench: TCP echo over 127.0.0.1 against six server peers, in one
+// nanorun_net_bench: TCP echo over 127.0.0.1 against eight server peers, in one
 // process run (see README.md for the method).
 //
 //   nanorun_net_bench [--runs N] [--seconds S] [--only PEER] [--filter WORKLOAD]
@@ -38,6 +38,8 @@ const std::vector<peer>& peers()
       {"io_context(2), 2 threads", "io(2)", [] { return make_asio_server(2); }},
       {"nanorun::runtime(1), 1 worker", "nanorun(1)", [] { return make_nanorun_server(1); }},
       {"nanorun::runtime(2), 2 workers", "nanorun(2)", [] { return make_nanorun_server(2); }},
+      {"nanorun::runtime(1) + Asio sockets, 1 worker", "nanorun(1)+asio", [] { return make_nanorun_asio_server(1); }},
+      {"nanorun::runtime(2) + Asio sockets, 2 workers", "nanorun(2)+asio", [] { return make_nanorun_asio_server(2); }},
   };
   return all;
 }
@@ -64,7 +66,7 @@ struct options
                "usage: %s [--runs N] [--seconds S] [--only PEER] [--filter WORKLOAD]\n"
                "  --runs N     runs per cell, median reported (default 3)\n"
                "  --seconds S  measured duration of each run, after a 0.25 s warm-up (default 2)\n"
-               "  --only S     only the peers whose name contains S (epoll, io_context, nanorun, \"2 threads\")\n"
+               "  --only S     only the peers whose name contains S (epoll, io_context, nanorun, \"Asio sockets\", \"2 threads\")\n"
                "  --filter S   only the workloads whose name contains S (ping-pong, 100)\n",
                argv0);
   std::exit(code);
@@ -118,7 +120,7 @@ std::vector<workload> make_workloads()
        "One connection; the client thread sends 64 bytes, blocks until the 64-byte echo is back, repeats. "
        "Latency: one steady_clock sample per round trip. `cores busy` counts the client thread too.",
        {{"round trips/s", 0, true}, {"p50 us", 1, false}, {"p99 us", 1, false}, {"cores busy", 2, false}},
-       {epoll_1},
+       {epoll_1, io_2},
        [](unsigned short port, double seconds) { return run_ping_pong(port, warmup_s, seconds); }},
       {many_name,
        "100 connections, each with one 64-byte message in flight (send, wait for the echo, send the next), "

@@ -3,9 +3,10 @@
 // A server is one echo server peer, started on an ephemeral port of this
 // process and shut down again after each run: raw epoll loops
 // (net_bench_epoll.cpp) or the coroutine echo server, written once and
-// instantiated for Boost.Asio and for nanorun (net_bench_coro.cpp). The client
-// is the same hand-written raw client for every peer (net_bench_client.cpp),
-// so only the server differs. net_bench.cpp runs every (workload, peer) cell
+// instantiated for Boost.Asio, for nanorun, and for nanorun's runtime with
+// Asio's own sockets (net_bench_coro.cpp). The client is the same
+// hand-written raw client for every peer (net_bench_client.cpp), so only the
+// server differs. net_bench.cpp runs every (workload, peer) cell
 // --runs times and takes each metric's median; net_bench_report.cpp prints
 // the tables, the ratios and the targets.
 #pragma once
@@ -50,6 +51,11 @@ std::unique_ptr<server> make_asio_server(unsigned threads);
 std::unique_ptr<server> make_nanorun_server(unsigned threads);
 bool nanorun_sockets_built();
 
+/// net_bench_coro.cpp: the same code with boost::asio::ip::tcp's sockets on
+/// nanorun::runtime(threads), through the bridge that lets Asio's own I/O
+/// objects run on a nanorun context.
+std::unique_ptr<server> make_nanorun_asio_server(unsigned threads);
+
 struct peer
 {
   std::string name;  // also what --only matches
@@ -57,7 +63,7 @@ struct peer
   std::function<std::unique_ptr<server>()> make; // returns nullptr: not built
 };
 
-/// The six peers, in table order (net_bench.cpp).
+/// The eight peers, in table order (net_bench.cpp).
 const std::vector<peer>& peers();
 
 // Indices into peers().
@@ -67,6 +73,8 @@ inline constexpr std::size_t io_1 = 2;
 inline constexpr std::size_t io_2 = 3;
 inline constexpr std::size_t nanorun_1 = 4;
 inline constexpr std::size_t nanorun_2 = 5;
+inline constexpr std::size_t nanorun_asio_1 = 6;
+inline constexpr std::size_t nanorun_asio_2 = 7;
 
 inline constexpr std::size_t message_size = 64;
 inline constexpr int many_connections = 100;

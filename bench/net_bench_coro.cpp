@@ -1,18 +1,23 @@
 // nanorun_net_bench's coroutine peers: the canonical Asio coroutine echo
 // server, written once as a template over the protocol type (`Tcp`) and the
-// execution context, then instantiated twice:
+// execution context, then instantiated three times:
 //
 //   coro_server<boost::asio::ip::tcp, boost::asio::io_context>
 //   coro_server<nanorun::ip::tcp,     nanorun::runtime>
+//   coro_server<boost::asio::ip::tcp, nanorun::runtime>
+//
+// The third is Asio's own sockets on nanorun's context (the bridge): against
+// the first, only the context differs; against the second, only the sockets.
 //
 // The template uses only what nanorun's socket API promises to mirror:
 // Tcp::acceptor constructed from an executor and {Tcp::v4(), port},
 // local_endpoint().port(), async_accept(use_awaitable) returning a
 // Tcp::socket, set_option(no_delay), async_read_some, and
-// boost::asio::async_write on the socket. The nanorun peers compile only once
-// <nanorun/ip/tcp.hpp> exists; until then they report "not built yet" (as
-// they do if the program is built with -DNANORUN_NET_BENCH_WITHOUT_NANORUN,
-// a way to measure the other peers while nanorun's sockets do not compile).
+// boost::asio::async_write on the socket. The peers on nanorun's own
+// sockets compile only once <nanorun/ip/tcp.hpp> exists; until then they
+// report "not built yet" (as they do if the program is built with
+// -DNANORUN_NET_BENCH_WITHOUT_NANORUN, a way to measure the other peers
+// while nanorun's sockets do not compile).
 //
 // Shutdown without reaching into the context from outside: the client closes
 // its connections first (each session ends on end-of-stream), then shutdown()
@@ -35,9 +40,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <nanorun/runtime.hpp>
+
 #if __has_include(<nanorun/ip/tcp.hpp>) && !defined(NANORUN_NET_BENCH_WITHOUT_NANORUN)
 #include <nanorun/ip/tcp.hpp>
-#include <nanorun/runtime.hpp>
 #define NANORUN_NET_BENCH_HAS_SOCKETS 1
 #endif
 
@@ -251,5 +257,12 @@ bool nanorun_sockets_built()
   return false;
 }
 #endif
+
+// Needs only the runtime, which has always been there: built even when
+// nanorun's own sockets are left out.
+std::unique_ptr<server> make_nanorun_asio_server(unsigned threads)
+{
+  return std::make_unique<coro_server<boost::asio::ip::tcp, nanorun::runtime>>(threads);
+}
 
 } // namespace nbench
