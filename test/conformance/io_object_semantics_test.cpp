@@ -296,6 +296,27 @@ BOOST_AUTO_TEST_CASE(non_blocking_modes)
     r("async read bytes", n);
     r.expect("native mode after an async operation", s.native_non_blocking(), true);
 
+    // A blocking descriptor handed over is made non-blocking by the first
+    // asynchronous operation, before it tries anything.
+    socket handed(ctx);
+    {
+      socket tmp(ctx);
+      tmp.connect(p.acceptor.local_endpoint());
+      tmp.native_non_blocking(false);
+      handed.assign(tcp::v4(), tmp.release());
+    }
+    r.expect("an assigned blocking descriptor", handed.native_non_blocking(), false);
+    socket peer(ctx);
+    p.acceptor.accept(peer);
+    e = asio::error::fault;
+    n = 0;
+    handed.async_read_some(asio::buffer(buf), [&](error_code e0, std::size_t m) { e = e0, n = m; });
+    r.expect("made non-blocking by async_read_some", handed.native_non_blocking(), true);
+    peer.send(asio::buffer("hand", 4));
+    run(ctx);
+    r.expect("its read", e, {});
+    r("its read bytes", n);
+
     // FIONBIO through io_control sets the modes as Asio records them.
     set_fionbio on{1}, off{0};
     s.io_control(on);

@@ -84,8 +84,9 @@ public:
   }
 
   // `non_blocking`: the descriptor is known to be in non-blocking mode (one
-  // nanorun opened or accepted). A descriptor from the user may be blocking:
-  // it is switched before the first asynchronous operation, as Asio does.
+  // nanorun opened or accepted). A descriptor from the user may be blocking
+  // (its mode is asked): it is switched before the first asynchronous
+  // operation, as Asio does.
   void assign(int fd, bool non_blocking, boost::system::error_code& ec)
   {
     if (is_open())
@@ -98,7 +99,7 @@ public:
       return;
     fd_ = fd;
     state_ = s;
-    bits_ = non_blocking ? native_nb : 0;
+    bits_ = non_blocking || socket_ops::is_non_blocking(fd) ? native_nb : 0;
   }
 
   // Waiting operations complete with operation_aborted, then the descriptor

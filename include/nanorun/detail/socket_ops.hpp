@@ -1,11 +1,12 @@
 // Non-blocking socket calls with OS-neutral signatures, for the I/O objects'
-// templates. Defined in src/sys/posix/socket_ops.cpp, the only place that
-// makes the calls. Every descriptor is created with close-on-exec and
-// non-blocking set; sends never raise SIGPIPE. EINTR is retried inside.
-// Errors are reported as Asio's codes: system_category errno values (which
-// compare equal to boost::asio::error::connection_reset, broken_pipe, ...),
-// would_block for EAGAIN, and boost::asio::error::eof for an orderly shutdown
-// seen by a stream read.
+// templates. Defined in src/sys/posix/socket_ops.cpp (name resolution in
+// resolve.cpp), the only places that make the calls. Every descriptor
+// nanorun creates has close-on-exec and non-blocking set; sends never raise
+// SIGPIPE. EINTR is retried inside. Errors are reported as Asio's codes:
+// system_category errno values (which compare equal to
+// boost::asio::error::connection_reset, broken_pipe, ...), would_block for
+// EAGAIN, and boost::asio::error::eof for an orderly shutdown seen by a
+// stream read.
 #pragma once
 
 #include <boost/system/error_code.hpp>
@@ -59,6 +60,8 @@ void io_control(int fd, int cmd, void* arg, error_code& ec);
 int non_blocking_command() noexcept;
 // Puts the descriptor in (or out of) non-blocking mode.
 void set_non_blocking(int fd, bool on, error_code& ec);
+// Whether the descriptor is in non-blocking mode (false if it cannot tell).
+bool is_non_blocking(int fd) noexcept;
 void local_address(int fd, void* addr, std::size_t* len, error_code& ec);
 void peer_address(int fd, void* addr, std::size_t* len, error_code& ec);
 void set_option(int fd, int level, int name, const void* value, std::size_t size, error_code& ec);
