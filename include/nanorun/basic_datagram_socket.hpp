@@ -27,19 +27,38 @@ public:
     using other = basic_datagram_socket<Protocol, Executor1>;
   };
 
+  // Every constructor of basic_socket: executor or context first, then
+  // nothing, a protocol, an endpoint, or a protocol and a native handle.
   using base::base;
   basic_datagram_socket(basic_datagram_socket&&) noexcept = default;
   basic_datagram_socket& operator=(basic_datagram_socket&&) noexcept = default;
+
+  /// Moves from a datagram socket of another protocol or executor type.
+  template <class Protocol1, class Executor1>
+    requires std::is_convertible_v<Protocol1, Protocol> && std::is_convertible_v<Executor1, Executor>
+  basic_datagram_socket(basic_datagram_socket<Protocol1, Executor1>&& o) noexcept : base(std::move(o))
+  {
+  }
+  template <class Protocol1, class Executor1>
+    requires std::is_convertible_v<Protocol1, Protocol> && std::is_convertible_v<Executor1, Executor>
+  basic_datagram_socket& operator=(basic_datagram_socket<Protocol1, Executor1>&& o) noexcept
+  {
+    base::operator=(std::move(o));
+    return *this;
+  }
+
   ~basic_datagram_socket() = default;
 
   /// Sends to the connected peer.
-  template <class ConstBufferSequence, class Token = boost::asio::default_completion_token_t<executor_type>>
+  template <class ConstBufferSequence,
+            detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_send(const ConstBufferSequence& buffers,
                   Token&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_send(buffers, 0, std::forward<Token>(token));
   }
-  template <class ConstBufferSequence, class Token = boost::asio::default_completion_token_t<executor_type>>
+  template <class ConstBufferSequence,
+            detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_send(const ConstBufferSequence& buffers, message_flags flags,
                   Token&& token = boost::asio::default_completion_token_t<executor_type>())
   {
@@ -48,13 +67,15 @@ public:
   }
 
   /// Receives from the connected peer.
-  template <class MutableBufferSequence, class Token = boost::asio::default_completion_token_t<executor_type>>
+  template <class MutableBufferSequence,
+            detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_receive(const MutableBufferSequence& buffers,
                      Token&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_receive(buffers, 0, std::forward<Token>(token));
   }
-  template <class MutableBufferSequence, class Token = boost::asio::default_completion_token_t<executor_type>>
+  template <class MutableBufferSequence,
+            detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_receive(const MutableBufferSequence& buffers, message_flags flags,
                      Token&& token = boost::asio::default_completion_token_t<executor_type>())
   {
@@ -62,13 +83,15 @@ public:
         initiate_receive{this}, token, buffers, flags);
   }
 
-  template <class ConstBufferSequence, class Token = boost::asio::default_completion_token_t<executor_type>>
+  template <class ConstBufferSequence,
+            detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_send_to(const ConstBufferSequence& buffers, const endpoint_type& destination,
                      Token&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_send_to(buffers, destination, 0, std::forward<Token>(token));
   }
-  template <class ConstBufferSequence, class Token = boost::asio::default_completion_token_t<executor_type>>
+  template <class ConstBufferSequence,
+            detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_send_to(const ConstBufferSequence& buffers, const endpoint_type& destination, message_flags flags,
                      Token&& token = boost::asio::default_completion_token_t<executor_type>())
   {
@@ -76,13 +99,15 @@ public:
         initiate_send_to{this}, token, buffers, destination, flags);
   }
 
-  template <class MutableBufferSequence, class Token = boost::asio::default_completion_token_t<executor_type>>
+  template <class MutableBufferSequence,
+            detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_receive_from(const MutableBufferSequence& buffers, endpoint_type& sender,
                           Token&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_receive_from(buffers, sender, 0, std::forward<Token>(token));
   }
-  template <class MutableBufferSequence, class Token = boost::asio::default_completion_token_t<executor_type>>
+  template <class MutableBufferSequence,
+            detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_receive_from(const MutableBufferSequence& buffers, endpoint_type& sender, message_flags flags,
                           Token&& token = boost::asio::default_completion_token_t<executor_type>())
   {
@@ -105,7 +130,6 @@ public:
     return this->send_blocking(buffers, flags, false, ec);
   }
 
-
   /// Receives one datagram from the connected peer, blocking until one comes.
   template <class MutableBufferSequence>
   std::size_t receive(const MutableBufferSequence& buffers, message_flags flags = 0)
@@ -122,7 +146,6 @@ public:
     return this->receive_blocking(buffers, flags, false, ec);
   }
 
-
   template <class ConstBufferSequence>
   std::size_t send_to(const ConstBufferSequence& buffers, const endpoint_type& destination,
                       message_flags flags = 0)
@@ -136,7 +159,7 @@ public:
   std::size_t send_to(const ConstBufferSequence& buffers, const endpoint_type& destination, message_flags flags,
                       boost::system::error_code& ec)
   {
-    if (!this->check_open(ec))
+    if (!this->core_.check_open(ec))
       return 0;
     const detail::buffer_view v(buffers);
     const std::ptrdiff_t r = this->core_.blocking(detail::io_dir::write, ec, [&] {
@@ -158,7 +181,7 @@ public:
   std::size_t receive_from(const MutableBufferSequence& buffers, endpoint_type& sender, message_flags flags,
                            boost::system::error_code& ec)
   {
-    if (!this->check_open(ec))
+    if (!this->core_.check_open(ec))
       return 0;
     const detail::buffer_view v(buffers);
     const std::ptrdiff_t r = this->core_.blocking(detail::io_dir::read, ec, [&] {
@@ -194,7 +217,7 @@ private:
     template <class Handler, class Buffers>
     void operator()(Handler&& h, const Buffers& buffers, message_flags flags) const
     {
-      self->core_.start(std::forward<Handler>(h), detail::io_dir::read,
+      self->core_.start(std::forward<Handler>(h), detail::receive_dir(flags),
                         detail::receive_action<Buffers>{self->core_.fd(), buffers, flags, false});
     }
   };
@@ -204,16 +227,13 @@ private:
     basic_datagram_socket* self;
     using executor_type = Executor;
     executor_type get_executor() const noexcept { return self->get_executor(); }
+    // A closed socket completes with bad_descriptor: unlike async_connect,
+    // Asio's async_send_to does not open the socket.
     template <class Handler, class Buffers>
     void operator()(Handler&& h, const Buffers& buffers, const endpoint_type& to, message_flags flags) const
     {
-      boost::system::error_code ec;
-      if (!self->is_open())
-        self->open(to.protocol(), ec); // Asio opens an unopened socket here too
-      detail::send_to_action<Buffers, endpoint_type> a{self->core_.fd(), buffers, flags, to};
-      if (ec)
-        return self->core_.fail(std::forward<Handler>(h), std::move(a), ec);
-      self->core_.start(std::forward<Handler>(h), detail::io_dir::write, std::move(a));
+      self->core_.start(std::forward<Handler>(h), detail::io_dir::write,
+                        detail::send_to_action<Buffers, endpoint_type>{self->core_.fd(), buffers, flags, to});
     }
   };
 
@@ -225,7 +245,7 @@ private:
     template <class Handler, class Buffers>
     void operator()(Handler&& h, const Buffers& buffers, endpoint_type* from, message_flags flags) const
     {
-      self->core_.start(std::forward<Handler>(h), detail::io_dir::read,
+      self->core_.start(std::forward<Handler>(h), detail::receive_dir(flags),
                         detail::receive_from_action<Buffers, endpoint_type>{self->core_.fd(), buffers, flags, from});
     }
   };

@@ -2,14 +2,19 @@
 // reactor.
 #pragma once
 
+#include <nanorun/basic_socket.hpp>
 #include <nanorun/detail/socket_actions.hpp>
 #include <nanorun/detail/socket_core.hpp>
+#include <nanorun/detail/socket_object.hpp>
 #include <nanorun/runtime.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/detail/throw_error.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/execution/executor.hpp>
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/is_executor.hpp>
 #include <boost/asio/socket_base.hpp>
 
 #include <type_traits>
@@ -17,24 +22,50 @@
 
 namespace nanorun {
 
+namespace detail {
+// A completion token for a move-accept, whose handler receives the socket.
+template <class T, class Socket>
+concept accept_token = boost::asio::completion_token_for<T, void(boost::system::error_code, Socket)>;
+} // namespace detail
+
 /// Accepts connections, with the interface of boost::asio::basic_socket_acceptor.
 /**
+ * Every constructor and accept form of Asio's, resolving as Asio's do:
+ * accept(peer) and async_accept(peer, token) fill a closed socket and
+ * complete with `void(error_code)`; accept(), accept(ex), accept(ctx),
+ * accept(endpoint) and their async forms return (or hand the handler) a new
+ * socket of type `Protocol::socket::rebind_executor<Ex>::other`, with the
+ * signature `void(error_code, socket)`.
+ *
  * As nanorun's sockets: any completion token, never inline, associated
  * executor/allocator/cancellation slot honoured. An accept that fails for
  * lack of descriptors (EMFILE, ENFILE, ENOBUFS) completes with that error
- * rather than retrying in a loop; the caller decides when to try again.
+ * rather than retrying in a loop; the caller decides when to try again. A
+ * connection reset before it was accepted is skipped unless
+ * enable_connection_aborted is set, as in Asio.
  *
  * @par Thread safety
  * Distinct objects: safe. Shared objects: unsafe.
  */
 template <class Protocol, class Executor = boost::asio::any_io_executor>
-class basic_socket_acceptor : public boost::asio::socket_base
+class basic_socket_acceptor : public detail::socket_object<Protocol, Executor>
 {
+  using object = detail::socket_object<Protocol, Executor>;
+
+  template <class Context>
+  static constexpr bool is_context = std::is_convertible_v<Context&, boost::asio::execution_context&>;
+  template <class Ex>
+  static constexpr bool is_executor =
+      boost::asio::execution::is_executor<Ex>::value || boost::asio::is_executor<Ex>::value;
+  // The socket a move-accept hands out on Executor1.
+  template <class Executor1>
+  using socket_on = typename Protocol::socket::template rebind_executor<Executor1>::other;
+
 public:
-  using executor_type = Executor;
-  using protocol_type = Protocol;
-  using endpoint_type = typename Protocol::endpoint;
-  using native_handle_type = int;
+  using typename object::endpoint_type;
+  using typename object::executor_type;
+  using typename object::native_handle_type;
+  using typename object::protocol_type;
 
   template <class Executor1>
   struct rebind_executor
@@ -42,287 +73,285 @@ public:
     using other = basic_socket_acceptor<Protocol, Executor1>;
   };
 
-  explicit basic_socket_acceptor(const executor_type& ex) : core_(ex, "nanorun acceptor") {}
-
+  explicit basic_socket_acceptor(const executor_type& ex) : object(ex, "nanorun acceptor") {}
   template <class ExecutionContext>
-    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+    requires is_context<ExecutionContext>
   explicit basic_socket_acceptor(ExecutionContext& ctx) : basic_socket_acceptor(executor_type(ctx.get_executor()))
   {
   }
 
   basic_socket_acceptor(const executor_type& ex, const protocol_type& protocol) : basic_socket_acceptor(ex)
   {
-    open(protocol);
+    this->open(protocol);
+  }
+  template <class ExecutionContext>
+    requires is_context<ExecutionContext>
+  basic_socket_acceptor(ExecutionContext& ctx, const protocol_type& protocol)
+      : basic_socket_acceptor(executor_type(ctx.get_executor()), protocol)
+  {
   }
 
   /// Opens, sets reuse_address (if asked), binds and listens, as Asio's does.
   basic_socket_acceptor(const executor_type& ex, const endpoint_type& endpoint, bool reuse_addr = true)
       : basic_socket_acceptor(ex)
   {
-    open(endpoint.protocol());
+    this->open(endpoint.protocol());
     if (reuse_addr)
-      set_option(reuse_address(true));
-    bind(endpoint);
+      this->set_option(boost::asio::socket_base::reuse_address(true));
+    this->bind(endpoint);
     listen();
   }
+  template <class ExecutionContext>
+    requires is_context<ExecutionContext>
+  basic_socket_acceptor(ExecutionContext& ctx, const endpoint_type& endpoint, bool reuse_addr = true)
+      : basic_socket_acceptor(executor_type(ctx.get_executor()), endpoint, reuse_addr)
+  {
+  }
 
+  /// Takes ownership of an open (listening or not) descriptor.
   basic_socket_acceptor(const executor_type& ex, const protocol_type& protocol, const native_handle_type& fd)
       : basic_socket_acceptor(ex)
   {
-    assign(protocol, fd);
+    this->assign(protocol, fd);
   }
-
-  template <class ExecutionContext, class... Args>
-    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
-  basic_socket_acceptor(ExecutionContext& ctx, const Args&... args)
-      : basic_socket_acceptor(executor_type(ctx.get_executor()), args...)
+  template <class ExecutionContext>
+    requires is_context<ExecutionContext>
+  basic_socket_acceptor(ExecutionContext& ctx, const protocol_type& protocol, const native_handle_type& fd)
+      : basic_socket_acceptor(executor_type(ctx.get_executor()), protocol, fd)
   {
   }
 
   basic_socket_acceptor(basic_socket_acceptor&&) noexcept = default;
   basic_socket_acceptor& operator=(basic_socket_acceptor&&) noexcept = default;
+
+  /// Moves from an acceptor of another protocol or executor type.
+  template <class Protocol1, class Executor1>
+    requires std::is_convertible_v<Protocol1, Protocol> && std::is_convertible_v<Executor1, Executor>
+  basic_socket_acceptor(basic_socket_acceptor<Protocol1, Executor1>&& o) noexcept : object(std::move(o))
+  {
+  }
+  template <class Protocol1, class Executor1>
+    requires std::is_convertible_v<Protocol1, Protocol> && std::is_convertible_v<Executor1, Executor>
+  basic_socket_acceptor& operator=(basic_socket_acceptor<Protocol1, Executor1>&& o) noexcept
+  {
+    this->move_assign(std::move(o));
+    return *this;
+  }
+
   ~basic_socket_acceptor() = default;
 
-  executor_type get_executor() const noexcept { return core_.executor(); }
-
-  void open(const protocol_type& protocol = protocol_type())
-  {
-    boost::system::error_code ec;
-    open(protocol, ec);
-    boost::asio::detail::throw_error(ec, "open");
-  }
-  void open(const protocol_type& protocol, boost::system::error_code& ec)
-  {
-    core_.open(protocol.family(), protocol.type(), protocol.protocol(), ec);
-    if (!ec)
-      protocol_ = protocol;
-  }
-
-  void assign(const protocol_type& protocol, const native_handle_type& fd)
-  {
-    boost::system::error_code ec;
-    assign(protocol, fd, ec);
-    boost::asio::detail::throw_error(ec, "assign");
-  }
-  void assign(const protocol_type& protocol, const native_handle_type& fd, boost::system::error_code& ec)
-  {
-    core_.assign(fd, ec);
-    if (!ec)
-      protocol_ = protocol;
-  }
-
-  bool is_open() const noexcept { return core_.is_open(); }
-  native_handle_type native_handle() const noexcept { return core_.fd(); }
-
-  void bind(const endpoint_type& endpoint)
-  {
-    boost::system::error_code ec;
-    bind(endpoint, ec);
-    boost::asio::detail::throw_error(ec, "bind");
-  }
-  void bind(const endpoint_type& endpoint, boost::system::error_code& ec)
-  {
-    if (!check_open(ec))
-      return;
-    detail::socket_ops::bind(core_.fd(), endpoint.data(), endpoint.size(), ec);
-  }
-
-  void listen(int backlog = max_listen_connections)
+  void listen(int backlog = boost::asio::socket_base::max_listen_connections)
   {
     boost::system::error_code ec;
     listen(backlog, ec);
     boost::asio::detail::throw_error(ec, "listen");
   }
-  void listen(int backlog, boost::system::error_code& ec)
+  BOOST_ASIO_SYNC_OP_VOID listen(int backlog, boost::system::error_code& ec)
   {
-    if (!check_open(ec))
-      return;
-    detail::socket_ops::listen(core_.fd(), backlog, ec);
+    if (this->core_.check_open(ec))
+      detail::socket_ops::listen(this->core_.fd(), backlog, ec);
+    BOOST_ASIO_SYNC_OP_VOID_RETURN(ec);
   }
 
-  void close()
+  /// @name Synchronous accepts into an existing, closed socket
+  /// A peer that is open fails with already_open (checked first, as Asio).
+  /// @{
+  template <class Protocol1, class Executor1>
+    requires std::is_convertible_v<Protocol, Protocol1>
+  void accept(basic_socket<Protocol1, Executor1>& peer)
   {
     boost::system::error_code ec;
-    close(ec);
-    boost::asio::detail::throw_error(ec, "close");
-  }
-  void close(boost::system::error_code& ec) { core_.close(ec); }
-
-  native_handle_type release()
-  {
-    boost::system::error_code ec;
-    const int fd = release(ec);
-    boost::asio::detail::throw_error(ec, "release");
-    return fd;
-  }
-  native_handle_type release(boost::system::error_code& ec) { return core_.release(ec); }
-
-  void cancel()
-  {
-    boost::system::error_code ec;
-    cancel(ec);
-    boost::asio::detail::throw_error(ec, "cancel");
-  }
-  void cancel(boost::system::error_code& ec) { core_.cancel(ec); }
-
-  template <class Option>
-  void set_option(const Option& option)
-  {
-    boost::system::error_code ec;
-    set_option(option, ec);
-    boost::asio::detail::throw_error(ec, "set_option");
-  }
-  template <class Option>
-  void set_option(const Option& option, boost::system::error_code& ec)
-  {
-    if (!check_open(ec))
-      return;
-    detail::socket_ops::set_option(core_.fd(), option.level(protocol_), option.name(protocol_),
-                                   option.data(protocol_), option.size(protocol_), ec);
-  }
-  template <class Option>
-  void get_option(Option& option) const
-  {
-    boost::system::error_code ec;
-    get_option(option, ec);
-    boost::asio::detail::throw_error(ec, "get_option");
-  }
-  template <class Option>
-  void get_option(Option& option, boost::system::error_code& ec) const
-  {
-    if (!check_open(ec))
-      return;
-    std::size_t size = option.size(protocol_);
-    detail::socket_ops::get_option(core_.fd(), option.level(protocol_), option.name(protocol_),
-                                   option.data(protocol_), &size, ec);
-    if (!ec)
-      option.resize(protocol_, size);
-  }
-
-  bool non_blocking() const noexcept { return core_.user_non_blocking(); }
-  void non_blocking(bool mode)
-  {
-    boost::system::error_code ec;
-    non_blocking(mode, ec);
-    boost::asio::detail::throw_error(ec, "non_blocking");
-  }
-  void non_blocking(bool mode, boost::system::error_code& ec) { core_.user_non_blocking(mode, ec); }
-
-  endpoint_type local_endpoint() const
-  {
-    boost::system::error_code ec;
-    endpoint_type ep = local_endpoint(ec);
-    boost::asio::detail::throw_error(ec, "local_endpoint");
-    return ep;
-  }
-  endpoint_type local_endpoint(boost::system::error_code& ec) const
-  {
-    endpoint_type ep;
-    if (!check_open(ec))
-      return ep;
-    std::size_t len = ep.capacity();
-    detail::socket_ops::local_address(core_.fd(), ep.data(), &len, ec);
-    if (ec)
-      return endpoint_type();
-    ep.resize(len);
-    return ep;
-  }
-
-  /// Accepts into `peer`, which must be closed.
-  template <class Socket>
-  void accept(Socket& peer)
-  {
-    boost::system::error_code ec;
-    accept(peer, ec);
+    accept_into(peer, nullptr, ec);
     boost::asio::detail::throw_error(ec, "accept");
   }
-  template <class Socket>
-    requires(!std::is_same_v<Socket, endpoint_type>)
-  void accept(Socket& peer, boost::system::error_code& ec)
+  template <class Protocol1, class Executor1>
+    requires std::is_convertible_v<Protocol, Protocol1>
+  BOOST_ASIO_SYNC_OP_VOID accept(basic_socket<Protocol1, Executor1>& peer, boost::system::error_code& ec)
   {
-    accept_impl(peer, static_cast<endpoint_type*>(nullptr), ec);
+    accept_into(peer, nullptr, ec);
+    BOOST_ASIO_SYNC_OP_VOID_RETURN(ec);
   }
-  template <class Socket>
-  void accept(Socket& peer, endpoint_type& peer_endpoint, boost::system::error_code& ec)
+  template <class Executor1>
+  void accept(basic_socket<protocol_type, Executor1>& peer, endpoint_type& peer_endpoint)
   {
-    accept_impl(peer, &peer_endpoint, ec);
+    boost::system::error_code ec;
+    accept_into(peer, &peer_endpoint, ec);
+    boost::asio::detail::throw_error(ec, "accept");
+  }
+  template <class Executor1>
+  BOOST_ASIO_SYNC_OP_VOID accept(basic_socket<protocol_type, Executor1>& peer, endpoint_type& peer_endpoint,
+                                 boost::system::error_code& ec)
+  {
+    accept_into(peer, &peer_endpoint, ec);
+    BOOST_ASIO_SYNC_OP_VOID_RETURN(ec);
+  }
+  /// @}
+
+  /// @name Synchronous accepts returning a new socket
+  /// On this acceptor's executor, on `ex`, or on `ctx`'s executor; with the
+  /// peer's endpoint if one is given. On error the socket is closed.
+  /// @{
+  socket_on<executor_type> accept() { return accept_new<executor_type>(this->get_executor(), nullptr); }
+  socket_on<executor_type> accept(boost::system::error_code& ec)
+  {
+    return accept_new<executor_type>(this->get_executor(), nullptr, ec);
+  }
+  socket_on<executor_type> accept(endpoint_type& peer_endpoint)
+  {
+    return accept_new<executor_type>(this->get_executor(), &peer_endpoint);
+  }
+  socket_on<executor_type> accept(endpoint_type& peer_endpoint, boost::system::error_code& ec)
+  {
+    return accept_new<executor_type>(this->get_executor(), &peer_endpoint, ec);
   }
 
-  /// Accepts and returns a new socket on this acceptor's executor.
-  typename Protocol::socket::template rebind_executor<executor_type>::other accept()
+  template <class Executor1>
+    requires is_executor<Executor1>
+  socket_on<Executor1> accept(const Executor1& ex)
   {
-    typename Protocol::socket::template rebind_executor<executor_type>::other peer(get_executor());
-    accept(peer);
-    return peer;
+    return accept_new<Executor1>(ex, nullptr);
+  }
+  template <class Executor1>
+    requires is_executor<Executor1>
+  socket_on<Executor1> accept(const Executor1& ex, boost::system::error_code& ec)
+  {
+    return accept_new<Executor1>(ex, nullptr, ec);
+  }
+  template <class Executor1>
+    requires is_executor<Executor1>
+  socket_on<Executor1> accept(const Executor1& ex, endpoint_type& peer_endpoint)
+  {
+    return accept_new<Executor1>(ex, &peer_endpoint);
+  }
+  template <class Executor1>
+    requires is_executor<Executor1>
+  socket_on<Executor1> accept(const Executor1& ex, endpoint_type& peer_endpoint, boost::system::error_code& ec)
+  {
+    return accept_new<Executor1>(ex, &peer_endpoint, ec);
   }
 
-  /// Accepts into `peer`, which must be closed.
-  template <class Socket, class Token = boost::asio::default_completion_token_t<executor_type>>
-    requires requires(Socket& s) { s.native_handle(); }
-  auto async_accept(Socket& peer, Token&& token = boost::asio::default_completion_token_t<executor_type>())
+  template <class ExecutionContext>
+    requires is_context<ExecutionContext>
+  socket_on<typename ExecutionContext::executor_type> accept(ExecutionContext& ctx)
   {
-    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
-        initiate_accept_into<Socket>{this}, token, &peer, static_cast<endpoint_type*>(nullptr));
+    return accept_new<typename ExecutionContext::executor_type>(ctx.get_executor(), nullptr);
   }
-
-  template <class Socket, class Token = boost::asio::default_completion_token_t<executor_type>>
-  auto async_accept(Socket& peer, endpoint_type& peer_endpoint,
-                    Token&& token = boost::asio::default_completion_token_t<executor_type>())
+  template <class ExecutionContext>
+    requires is_context<ExecutionContext>
+  socket_on<typename ExecutionContext::executor_type> accept(ExecutionContext& ctx, boost::system::error_code& ec)
   {
-    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
-        initiate_accept_into<Socket>{this}, token, &peer, &peer_endpoint);
+    return accept_new<typename ExecutionContext::executor_type>(ctx.get_executor(), nullptr, ec);
   }
-
-  /// Accepts a new socket, which uses this acceptor's executor.
-  template <class Token = boost::asio::default_completion_token_t<executor_type>>
-    requires(!requires(Token& t) { t.native_handle(); })
-  auto async_accept(Token&& token = boost::asio::default_completion_token_t<executor_type>())
+  template <class ExecutionContext>
+    requires is_context<ExecutionContext>
+  socket_on<typename ExecutionContext::executor_type> accept(ExecutionContext& ctx, endpoint_type& peer_endpoint)
   {
-    return async_accept(get_executor(), std::forward<Token>(token));
+    return accept_new<typename ExecutionContext::executor_type>(ctx.get_executor(), &peer_endpoint);
   }
-
-  /// Accepts a new socket, which uses the executor ex.
-  template <class Executor1, class Token = boost::asio::default_completion_token_t<executor_type>>
-    requires boost::asio::execution::is_executor<Executor1>::value || boost::asio::is_executor<Executor1>::value
-  auto async_accept(const Executor1& ex, Token&& token = boost::asio::default_completion_token_t<executor_type>())
+  template <class ExecutionContext>
+    requires is_context<ExecutionContext>
+  socket_on<typename ExecutionContext::executor_type> accept(ExecutionContext& ctx, endpoint_type& peer_endpoint,
+                                                             boost::system::error_code& ec)
   {
-    using socket_type = typename Protocol::socket::template rebind_executor<Executor1>::other;
-    return boost::asio::async_initiate<Token, void(boost::system::error_code, socket_type)>(
-        initiate_accept_new<socket_type>{this}, token, ex);
+    return accept_new<typename ExecutionContext::executor_type>(ctx.get_executor(), &peer_endpoint, ec);
   }
+  /// @}
 
-  /// Accepts a new socket on ctx's executor.
-  template <class ExecutionContext, class Token = boost::asio::default_completion_token_t<executor_type>>
-    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+  /// @name Asynchronous accepts into an existing, closed socket
+  /// @par Completion Signature  @code void(boost::system::error_code) @endcode
+  /// @{
+  template <class Protocol1, class Executor1,
+            detail::wait_token AcceptToken = boost::asio::default_completion_token_t<executor_type>>
+    requires std::is_convertible_v<Protocol, Protocol1>
+  auto async_accept(basic_socket<Protocol1, Executor1>& peer,
+                    AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return boost::asio::async_initiate<AcceptToken, void(boost::system::error_code)>(
+        initiate_accept_into{this}, token, &peer, static_cast<endpoint_type*>(nullptr));
+  }
+  template <class Executor1, detail::wait_token AcceptToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_accept(basic_socket<protocol_type, Executor1>& peer, endpoint_type& peer_endpoint,
+                    AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return boost::asio::async_initiate<AcceptToken, void(boost::system::error_code)>(initiate_accept_into{this},
+                                                                                      token, &peer, &peer_endpoint);
+  }
+  /// @}
+
+  /// @name Asynchronous accepts of a new socket
+  /// On this acceptor's executor, on `ex`, or on `ctx`'s executor; with the
+  /// peer's endpoint if one is given.
+  /// @par Completion Signature
+  /// @code void(boost::system::error_code, Protocol::socket::rebind_executor<Ex>::other) @endcode
+  /// @{
+  template <detail::accept_token<socket_on<Executor>> MoveAcceptToken =
+                boost::asio::default_completion_token_t<executor_type>>
+  auto async_accept(MoveAcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return async_accept_new<executor_type>(token, this->get_executor(), nullptr);
+  }
+  template <detail::accept_token<socket_on<Executor>> MoveAcceptToken =
+                boost::asio::default_completion_token_t<executor_type>>
+  auto async_accept(endpoint_type& peer_endpoint,
+                    MoveAcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return async_accept_new<executor_type>(token, this->get_executor(), &peer_endpoint);
+  }
+  template <class Executor1, detail::accept_token<socket_on<Executor1>> MoveAcceptToken =
+                                 boost::asio::default_completion_token_t<executor_type>>
+    requires is_executor<Executor1>
+  auto async_accept(const Executor1& ex,
+                    MoveAcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return async_accept_new<Executor1>(token, ex, nullptr);
+  }
+  template <class Executor1, detail::accept_token<socket_on<Executor1>> MoveAcceptToken =
+                                 boost::asio::default_completion_token_t<executor_type>>
+    requires is_executor<Executor1>
+  auto async_accept(const Executor1& ex, endpoint_type& peer_endpoint,
+                    MoveAcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return async_accept_new<Executor1>(token, ex, &peer_endpoint);
+  }
+  template <class ExecutionContext,
+            detail::accept_token<socket_on<typename ExecutionContext::executor_type>> MoveAcceptToken =
+                boost::asio::default_completion_token_t<executor_type>>
+    requires is_context<ExecutionContext>
   auto async_accept(ExecutionContext& ctx,
-                    Token&& token = boost::asio::default_completion_token_t<executor_type>())
+                    MoveAcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
-    return async_accept(ctx.get_executor(), std::forward<Token>(token));
+    return async_accept_new<typename ExecutionContext::executor_type>(token, ctx.get_executor(), nullptr);
   }
+  template <class ExecutionContext,
+            detail::accept_token<socket_on<typename ExecutionContext::executor_type>> MoveAcceptToken =
+                boost::asio::default_completion_token_t<executor_type>>
+    requires is_context<ExecutionContext>
+  auto async_accept(ExecutionContext& ctx, endpoint_type& peer_endpoint,
+                    MoveAcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return async_accept_new<typename ExecutionContext::executor_type>(token, ctx.get_executor(), &peer_endpoint);
+  }
+  /// @}
 
 private:
-  bool check_open(boost::system::error_code& ec) const
-  {
-    if (core_.is_open())
-      return true;
-    ec = boost::asio::error::bad_descriptor;
-    return false;
-  }
-
+  // Asio's order: an open peer is already_open before a closed acceptor is
+  // bad_descriptor.
   template <class Socket>
-  void accept_impl(Socket& peer, endpoint_type* ep, boost::system::error_code& ec)
+  void accept_into(Socket& peer, endpoint_type* ep, boost::system::error_code& ec)
   {
-    if (!check_open(ec))
-      return;
     if (peer.is_open())
     {
       ec = boost::asio::error::already_open;
       return;
     }
+    auto& core = this->core_;
+    if (!core.check_open(ec))
+      return;
     detail::accepted_fd accepted;
-    core_.blocking(detail::io_dir::read, ec, [&] {
+    core.blocking(detail::io_dir::read, ec, [&] {
       std::size_t len = ep ? ep->capacity() : 0;
-      const int fd = detail::socket_ops::accept(core_.fd(), ep ? ep->data() : nullptr, ep ? &len : nullptr, ec);
+      const int fd = detail::socket_ops::accept(core.fd(), ep ? ep->data() : nullptr, ep ? &len : nullptr,
+                                                core.report_connection_aborted(), ec);
       if (fd >= 0)
       {
         accepted.reset(fd);
@@ -332,23 +361,48 @@ private:
       return fd;
     });
     if (!ec)
-      detail::adopt(peer, protocol_, accepted, ec);
+      detail::adopt(peer, this->protocol_, accepted, ec);
   }
 
-  template <class Socket>
+  template <class Executor1>
+  socket_on<Executor1> accept_new(const Executor1& ex, endpoint_type* ep, boost::system::error_code& ec)
+  {
+    socket_on<Executor1> peer(ex);
+    accept_into(peer, ep, ec);
+    return peer;
+  }
+  template <class Executor1>
+  socket_on<Executor1> accept_new(const Executor1& ex, endpoint_type* ep)
+  {
+    boost::system::error_code ec;
+    socket_on<Executor1> peer = accept_new<Executor1>(ex, ep, ec);
+    boost::asio::detail::throw_error(ec, "accept");
+    return peer;
+  }
+
+  template <class Executor1, class Token>
+  auto async_accept_new(Token& token, const Executor1& ex, endpoint_type* ep)
+  {
+    using socket_type = socket_on<Executor1>;
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, socket_type)>(
+        initiate_accept_new<socket_type>{this}, token, ex, ep);
+  }
+
   struct initiate_accept_into
   {
     basic_socket_acceptor* self;
     using executor_type = Executor;
     executor_type get_executor() const noexcept { return self->get_executor(); }
 
-    template <class Handler>
+    template <class Handler, class Socket>
     void operator()(Handler&& h, Socket* peer, endpoint_type* ep) const
     {
-      detail::accept_into_action<Socket, endpoint_type> a{self->core_.fd(), peer, self->protocol_, ep};
+      auto& core = self->core_;
+      detail::accept_into_action<Socket, endpoint_type> a{core.fd(), core.report_connection_aborted(), peer,
+                                                          self->protocol_, ep};
       if (peer->is_open())
-        return self->core_.fail(std::forward<Handler>(h), std::move(a), boost::asio::error::already_open);
-      self->core_.start(std::forward<Handler>(h), detail::io_dir::read, std::move(a));
+        return core.fail(std::forward<Handler>(h), std::move(a), boost::asio::error::already_open);
+      core.start(std::forward<Handler>(h), detail::io_dir::read, std::move(a));
     }
   };
 
@@ -360,16 +414,14 @@ private:
     executor_type get_executor() const noexcept { return self->get_executor(); }
 
     template <class Handler, class Executor1>
-    void operator()(Handler&& h, const Executor1& ex) const
+    void operator()(Handler&& h, const Executor1& ex, endpoint_type* ep) const
     {
-      detail::accept_action<Socket, endpoint_type> a{self->core_.fd(), typename Socket::executor_type(ex),
-                                                     self->protocol_, nullptr};
-      self->core_.start(std::forward<Handler>(h), detail::io_dir::read, std::move(a));
+      auto& core = self->core_;
+      detail::accept_action<Socket, endpoint_type> a{core.fd(), core.report_connection_aborted(),
+                                                     typename Socket::executor_type(ex), self->protocol_, ep};
+      core.start(std::forward<Handler>(h), detail::io_dir::read, std::move(a));
     }
   };
-
-  detail::socket_core<Executor> core_;
-  Protocol protocol_ = Protocol::v4();
 };
 
 } // namespace nanorun

@@ -36,33 +36,46 @@ public:
     using other = basic_stream_socket<Protocol, Executor1>;
   };
 
+  // Every constructor of basic_socket: executor or context first, then
+  // nothing, a protocol, an endpoint, or a protocol and a native handle.
   using base::base;
   basic_stream_socket(basic_stream_socket&&) noexcept = default;
   basic_stream_socket& operator=(basic_stream_socket&&) noexcept = default;
 
-  template <class Executor1>
-    requires std::is_convertible_v<Executor1, Executor>
-  basic_stream_socket(basic_stream_socket<Protocol, Executor1>&& o) noexcept : base(std::move(o))
+  /// Moves from a stream socket of another protocol or executor type.
+  template <class Protocol1, class Executor1>
+    requires std::is_convertible_v<Protocol1, Protocol> && std::is_convertible_v<Executor1, Executor>
+  basic_stream_socket(basic_stream_socket<Protocol1, Executor1>&& o) noexcept : base(std::move(o))
   {
+  }
+  template <class Protocol1, class Executor1>
+    requires std::is_convertible_v<Protocol1, Protocol> && std::is_convertible_v<Executor1, Executor>
+  basic_stream_socket& operator=(basic_stream_socket<Protocol1, Executor1>&& o) noexcept
+  {
+    base::operator=(std::move(o));
+    return *this;
   }
 
   ~basic_stream_socket() = default;
 
-  template <class MutableBufferSequence, class Token = boost::asio::default_completion_token_t<executor_type>>
+  template <class MutableBufferSequence,
+            detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_read_some(const MutableBufferSequence& buffers,
                        Token&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_receive(buffers, 0, std::forward<Token>(token));
   }
 
-  template <class MutableBufferSequence, class Token = boost::asio::default_completion_token_t<executor_type>>
+  template <class MutableBufferSequence,
+            detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_receive(const MutableBufferSequence& buffers,
                      Token&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_receive(buffers, 0, std::forward<Token>(token));
   }
 
-  template <class MutableBufferSequence, class Token = boost::asio::default_completion_token_t<executor_type>>
+  template <class MutableBufferSequence,
+            detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_receive(const MutableBufferSequence& buffers, message_flags flags,
                      Token&& token = boost::asio::default_completion_token_t<executor_type>())
   {
@@ -70,21 +83,24 @@ public:
         initiate_receive{this}, token, buffers, flags);
   }
 
-  template <class ConstBufferSequence, class Token = boost::asio::default_completion_token_t<executor_type>>
+  template <class ConstBufferSequence,
+            detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_write_some(const ConstBufferSequence& buffers,
                         Token&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_send(buffers, 0, std::forward<Token>(token));
   }
 
-  template <class ConstBufferSequence, class Token = boost::asio::default_completion_token_t<executor_type>>
+  template <class ConstBufferSequence,
+            detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_send(const ConstBufferSequence& buffers,
                   Token&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_send(buffers, 0, std::forward<Token>(token));
   }
 
-  template <class ConstBufferSequence, class Token = boost::asio::default_completion_token_t<executor_type>>
+  template <class ConstBufferSequence,
+            detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_send(const ConstBufferSequence& buffers, message_flags flags,
                   Token&& token = boost::asio::default_completion_token_t<executor_type>())
   {
@@ -119,7 +135,6 @@ public:
     return this->receive_blocking(buffers, flags, true, ec);
   }
 
-
   template <class ConstBufferSequence>
   std::size_t write_some(const ConstBufferSequence& buffers)
   {
@@ -147,7 +162,6 @@ public:
     return this->send_blocking(buffers, flags, true, ec);
   }
 
-
 private:
   struct initiate_receive
   {
@@ -163,7 +177,7 @@ private:
       // Asio completes a read of nothing at once, with nothing.
       if (self->is_open() && boost::asio::buffer_size(buffers) == 0)
         return self->core_.fail(std::forward<Handler>(h), std::move(a), {});
-      self->core_.start(std::forward<Handler>(h), detail::io_dir::read, std::move(a));
+      self->core_.start(std::forward<Handler>(h), detail::receive_dir(flags), std::move(a));
     }
   };
 

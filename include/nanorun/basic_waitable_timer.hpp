@@ -27,7 +27,6 @@
 
 namespace nanorun {
 
-
 /// A waitable timer with the interface of boost::asio::basic_waitable_timer.
 /**
  * Waits are kept in the runtime's hierarchical timer wheel (O(1) to arm and
@@ -116,13 +115,15 @@ public:
   basic_waitable_timer& operator=(basic_waitable_timer&& other) noexcept
   {
     if (this != &other)
-    {
-      detail::timer_destroy(state_);
-      executor_ = other.executor_;
-      runtime_ = other.runtime_;
-      state_ = std::exchange(other.state_, nullptr);
-      expiry_ = std::exchange(other.expiry_, time_point());
-    }
+      move_assign(other);
+    return *this;
+  }
+
+  template <class Executor1>
+    requires std::is_convertible_v<Executor1, Executor>
+  basic_waitable_timer& operator=(basic_waitable_timer<Clock, WaitTraits, Executor1>&& other)
+  {
+    move_assign(other);
     return *this;
   }
 
@@ -158,6 +159,39 @@ public:
   /// Sets the expiry time relative to now; pending waits complete with
   /// operation_aborted. @returns the number of waits cancelled.
   std::size_t expires_after(const duration& expiry_time) { return expires_at(add(Clock::now(), expiry_time)); }
+
+#if !defined(BOOST_ASIO_NO_DEPRECATED)
+  /// @name Deprecated members, present as in Asio 1.26 unless BOOST_ASIO_NO_DEPRECATED
+  /// The error_code forms never fail.
+  /// @{
+  std::size_t cancel(boost::system::error_code& ec)
+  {
+    ec.clear();
+    return cancel();
+  }
+  std::size_t cancel_one(boost::system::error_code& ec)
+  {
+    ec.clear();
+    return cancel_one();
+  }
+  /// The expiry time (use expiry()).
+  time_point expires_at() const { return expiry_; }
+  std::size_t expires_at(const time_point& expiry_time, boost::system::error_code& ec)
+  {
+    ec.clear();
+    return expires_at(expiry_time);
+  }
+  /// The time left until the expiry, saturated (use expiry()).
+  duration expires_from_now() const { return until(expiry_); }
+  /// As expires_after().
+  std::size_t expires_from_now(const duration& expiry_time) { return expires_after(expiry_time); }
+  std::size_t expires_from_now(const duration& expiry_time, boost::system::error_code& ec)
+  {
+    ec.clear();
+    return expires_after(expiry_time);
+  }
+  /// @}
+#endif
 
   /// Blocks the calling thread until the timer has expired.
   void wait()
@@ -230,22 +264,32 @@ private:
     return t + d;
   }
 
+  // t - now, saturated at the duration's limits as Asio's time traits do.
+  static duration until(const time_point& t)
+  {
+    const time_point now = Clock::now();
+    if (t.time_since_epoch() >= duration::zero() && now.time_since_epoch() < duration::zero() &&
+        t.time_since_epoch() > duration::max() + now.time_since_epoch())
+      return duration::max();
+    if (t.time_since_epoch() < duration::zero() && now.time_since_epoch() > duration::zero() &&
+        t.time_since_epoch() < duration::min() + now.time_since_epoch())
+      return duration::min();
+    return t - now;
+  }
+
   // How long until t, as the wait traits see it. Subtracts with saturation
   // (and then uses the traits' duration overload), as Asio's timer service
   // does: the traits' time_point overload overflows for far expiries.
-  static duration wait_duration(const time_point& t)
+  static duration wait_duration(const time_point& t) { return WaitTraits::to_wait_duration(until(t)); }
+
+  template <class Other>
+  void move_assign(Other& other) noexcept
   {
-    const time_point now = Clock::now();
-    duration d;
-    if (t.time_since_epoch() >= duration::zero() && now.time_since_epoch() < duration::zero() &&
-        t.time_since_epoch() > duration::max() + now.time_since_epoch())
-      d = duration::max();
-    else if (t.time_since_epoch() < duration::zero() && now.time_since_epoch() > duration::zero() &&
-             t.time_since_epoch() < duration::min() + now.time_since_epoch())
-      d = duration::min();
-    else
-      d = t - now;
-    return WaitTraits::to_wait_duration(d);
+    detail::timer_destroy(state_);
+    executor_ = other.executor_;
+    runtime_ = other.runtime_;
+    state_ = std::exchange(other.state_, nullptr);
+    expiry_ = std::exchange(other.expiry_, time_point());
   }
 
   static constexpr bool is_steady = std::is_same_v<Clock, std::chrono::steady_clock> &&

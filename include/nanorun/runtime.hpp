@@ -51,6 +51,12 @@ public:
   /// The type returned by the run functions.
   using count_type = std::size_t;
 
+  /// Base class for services written for this runtime, with
+  /// io_context::service's shape; and the type of their `id` member
+  /// (<nanorun/impl/runtime_service.hpp>).
+  class service;
+  class id;
+
   /// Constructs a runtime sized for the hardware concurrency.
   runtime();
 
@@ -146,4 +152,5 @@ using io_context = runtime;
 
 #include <nanorun/executor.hpp>
 #include <nanorun/impl/runtime.hpp>
+#include <nanorun/impl/runtime_service.hpp>
 #include <nanorun/block_on.hpp>

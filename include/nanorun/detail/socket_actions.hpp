@@ -6,13 +6,22 @@
 #include <nanorun/detail/reactor_op.hpp>
 #include <nanorun/detail/socket_ops.hpp>
 
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/socket_base.hpp>
 
 #include <cstddef>
 #include <utility>
 
 namespace nanorun::detail {
+
+// The completion tokens of the socket operations, as Asio constrains them:
+// reads and writes, and waits (wait, connect, accept into a socket).
+template <class T>
+concept transfer_token = boost::asio::completion_token_for<T, void(boost::system::error_code, std::size_t)>;
+template <class T>
+concept wait_token = boost::asio::completion_token_for<T, void(boost::system::error_code)>;
 
 // A buffer sequence as the OS wants it: at most max_bufs pieces, as Asio.
 class buffer_view
@@ -54,6 +63,28 @@ inline bool finish(reactor_op& op, std::ptrdiff_t r) noexcept
   return op.ec != boost::asio::error::would_block;
 }
 
+// Out-of-band data is waited for as an error-direction event (EPOLLPRI), as
+// Asio waits for it; recv(MSG_OOB) with none pending fails instead of
+// saying EAGAIN, so the attempt looks for urgent data first.
+inline bool out_of_band(int flags) noexcept { return flags & boost::asio::socket_base::message_out_of_band; }
+inline io_dir receive_dir(int flags) noexcept { return out_of_band(flags) ? io_dir::error : io_dir::read; }
+// For an out-of-band receive: false while there is no urgent byte to read
+// (wait for the next event); true when the receive can be attempted, or
+// with op.ec set when looking failed.
+inline bool urgent_data_pending(int fd, reactor_op& op)
+{
+  return socket_ops::poll_ready(fd, 2, 0, op.ec) || op.ec;
+}
+
+// Whether a short read means the socket's buffer is empty: not after a peek
+// (which leaves the data where it was) nor after reading the out-of-band
+// byte (the normal data is still there). Marking those drained would make
+// the next read wait for an edge that already came.
+inline bool read_drains(bool stream, int flags) noexcept
+{
+  return stream && !(flags & (boost::asio::socket_base::message_peek | boost::asio::socket_base::message_out_of_band));
+}
+
 template <class Buffers>
 struct receive_action
 {
@@ -64,9 +95,11 @@ struct receive_action
 
   bool perform(reactor_op& op)
   {
+    if (out_of_band(flags) && (!urgent_data_pending(fd, op) || op.ec))
+      return op.ec.failed();
     const buffer_view v(buffers);
     const bool done = finish(op, socket_ops::recv(fd, v.data(), v.count(), flags, stream, op.ec));
-    op.drained = stream && !op.ec && op.bytes < v.total();
+    op.drained = read_drains(stream, flags) && !op.ec && op.bytes < v.total();
     return done;
   }
   template <class Work, class Handler>
@@ -107,6 +140,8 @@ struct receive_from_action
 
   bool perform(reactor_op& op)
   {
+    if (out_of_band(flags) && (!urgent_data_pending(fd, op) || op.ec))
+      return op.ec.failed();
     const buffer_view v(buffers);
     std::size_t len = sender->capacity();
     const std::ptrdiff_t r = socket_ops::recvfrom(fd, v.data(), v.count(), flags, sender->data(), &len, op.ec);
@@ -191,10 +226,11 @@ private:
 };
 
 template <class Endpoint>
-bool perform_accept(int fd, accepted_fd& out, Endpoint* peer, reactor_op& op)
+bool perform_accept(int fd, bool report_aborted, accepted_fd& out, Endpoint* peer, reactor_op& op)
 {
   std::size_t len = peer ? peer->capacity() : 0;
-  const int nfd = socket_ops::accept(fd, peer ? peer->data() : nullptr, peer ? &len : nullptr, op.ec);
+  const int nfd =
+      socket_ops::accept(fd, peer ? peer->data() : nullptr, peer ? &len : nullptr, report_aborted, op.ec);
   if (nfd < 0)
     return op.ec != boost::asio::error::would_block; // EMFILE and the like end the op
   out.reset(nfd);
@@ -209,7 +245,7 @@ template <class Socket, class Protocol>
 void adopt(Socket& s, const Protocol& protocol, accepted_fd& fd, boost::system::error_code& ec)
 {
   const int nfd = fd.release();
-  s.assign(protocol, nfd, ec);
+  s.adopt_accepted(protocol, nfd, ec);
   if (ec)
     fd.reset(nfd);
 }
@@ -219,12 +255,13 @@ template <class Socket, class Endpoint>
 struct accept_action
 {
   int fd;
+  bool report_aborted;
   typename Socket::executor_type executor;
   typename Socket::protocol_type protocol;
   Endpoint* peer;
   accepted_fd accepted{};
 
-  bool perform(reactor_op& op) { return perform_accept(fd, accepted, peer, op); }
+  bool perform(reactor_op& op) { return perform_accept(fd, report_aborted, accepted, peer, op); }
   template <class Work, class Handler>
   void complete(Work& w, Handler& h, boost::system::error_code ec, std::size_t)
   {
@@ -240,12 +277,13 @@ template <class Socket, class Endpoint>
 struct accept_into_action
 {
   int fd;
+  bool report_aborted;
   Socket* into;
   typename Socket::protocol_type protocol;
   Endpoint* peer;
   accepted_fd accepted{};
 
-  bool perform(reactor_op& op) { return perform_accept(fd, accepted, peer, op); }
+  bool perform(reactor_op& op) { return perform_accept(fd, report_aborted, accepted, peer, op); }
   template <class Work, class Handler>
   void complete(Work& w, Handler& h, boost::system::error_code ec, std::size_t)
   {

@@ -1,5 +1,7 @@
 // The state every nanorun socket and acceptor shares: its executor, its
-// runtime, the descriptor and its registration with the runtime's reactor.
+// runtime, the descriptor and its registration with the runtime's reactor,
+// and the mode bits Asio keeps per socket (which non-blocking modes are set,
+// enable_connection_aborted, whether the user set SO_LINGER).
 #pragma once
 
 #include <nanorun/detail/handler_work.hpp>
@@ -8,8 +10,11 @@
 #include <nanorun/detail/socket_ops.hpp>
 #include <nanorun/runtime.hpp>
 
+#include <boost/asio/detail/socket_types.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/socket_base.hpp>
 
+#include <cstddef>
 #include <type_traits>
 #include <utility>
 
@@ -21,38 +26,38 @@ class socket_core
 public:
   socket_core(const Executor& ex, const char* what) : ex_(ex), rt_(&runtime_of_executor(ex, what)) {}
 
-  socket_core(socket_core&& o) noexcept
-      : ex_(o.ex_), rt_(o.rt_), fd_(std::exchange(o.fd_, -1)), state_(std::exchange(o.state_, nullptr)),
-        user_non_blocking_(std::exchange(o.user_non_blocking_, false))
-  {
-  }
+  socket_core(socket_core&& o) noexcept : ex_(o.ex_), rt_(o.rt_) { take(o); }
 
   template <class OtherExecutor>
-  socket_core(socket_core<OtherExecutor>&& o) noexcept
-      : ex_(o.ex_), rt_(o.rt_), fd_(std::exchange(o.fd_, -1)), state_(std::exchange(o.state_, nullptr)),
-        user_non_blocking_(std::exchange(o.user_non_blocking_, false))
+  socket_core(socket_core<OtherExecutor>&& o) noexcept : ex_(o.ex_), rt_(o.rt_)
   {
+    take(o);
+  }
+
+  // Closes what this core held as its destructor would (Asio's move
+  // assignment destroys the target's implementation first).
+  template <class OtherExecutor>
+  void move_assign(socket_core<OtherExecutor>&& o) noexcept
+  {
+    if (static_cast<const void*>(this) == static_cast<const void*>(&o))
+      return;
+    boost::system::error_code ignored;
+    close(ignored, true);
+    ex_ = o.ex_;
+    rt_ = o.rt_;
+    take(o);
   }
 
   socket_core& operator=(socket_core&& o) noexcept
   {
-    if (this != &o)
-    {
-      boost::system::error_code ignored;
-      close(ignored);
-      ex_ = o.ex_;
-      rt_ = o.rt_;
-      fd_ = std::exchange(o.fd_, -1);
-      state_ = std::exchange(o.state_, nullptr);
-      user_non_blocking_ = std::exchange(o.user_non_blocking_, false);
-    }
+    move_assign(std::move(o));
     return *this;
   }
 
   ~socket_core()
   {
     boost::system::error_code ignored;
-    close(ignored);
+    close(ignored, true);
   }
 
   const Executor& executor() const noexcept { return ex_; }
@@ -70,7 +75,7 @@ public:
     const int fd = socket_ops::open(family, type, protocol, ec);
     if (fd < 0)
       return;
-    assign(fd, ec);
+    assign(fd, true, ec);
     if (ec)
     {
       boost::system::error_code ignored;
@@ -78,7 +83,11 @@ public:
     }
   }
 
-  void assign(int fd, boost::system::error_code& ec)
+  // `non_blocking`: the descriptor is known to be in non-blocking mode (one
+  // nanorun opened or accepted). A descriptor from the user may be blocking
+  // (its mode is asked): it is switched before the first asynchronous
+  // operation, as Asio does.
+  void assign(int fd, bool non_blocking, boost::system::error_code& ec)
   {
     if (is_open())
     {
@@ -90,21 +99,29 @@ public:
       return;
     fd_ = fd;
     state_ = s;
-    user_non_blocking_ = false;
+    bits_ = non_blocking || socket_ops::is_non_blocking(fd) ? native_nb : 0;
   }
 
   // Waiting operations complete with operation_aborted, then the descriptor
-  // is closed.
-  void close(boost::system::error_code& ec)
+  // is closed. From a destructor, a linger the user set is turned off first
+  // so that the close cannot block the thread (Asio does the same; call
+  // close() explicitly to linger).
+  void close(boost::system::error_code& ec, bool destruction = false)
   {
     ec.clear();
     if (!is_open())
       return;
     io_deregister(*rt_, state_);
+    if (destruction && (bits_ & user_linger))
+    {
+      boost::asio::socket_base::linger off(false, 0);
+      boost::system::error_code ignored;
+      socket_ops::set_option(fd_, off.level(0), off.name(0), off.data(0), off.size(0), ignored);
+    }
     socket_ops::close(fd_, ec);
     fd_ = -1;
     state_ = nullptr;
-    user_non_blocking_ = false;
+    bits_ = 0;
   }
 
   int release(boost::system::error_code& ec)
@@ -116,6 +133,7 @@ public:
     }
     io_deregister(*rt_, state_);
     state_ = nullptr;
+    bits_ = 0;
     ec.clear();
     return std::exchange(fd_, -1);
   }
@@ -131,16 +149,105 @@ public:
     ec.clear();
   }
 
-  bool user_non_blocking() const noexcept { return user_non_blocking_; }
+  // non_blocking(): synchronous operations say would_block instead of waiting.
+  bool user_non_blocking() const noexcept { return bits_ & user_nb; }
   void user_non_blocking(bool v, boost::system::error_code& ec)
   {
-    if (!is_open())
+    if (!check_open(ec))
+      return;
+    if (v && !(bits_ & native_nb))
     {
-      ec = boost::asio::error::bad_descriptor;
+      socket_ops::set_non_blocking(fd_, true, ec);
+      if (ec)
+        return;
+      bits_ |= native_nb;
+    }
+    // Unlike Asio, clearing it leaves the descriptor non-blocking: nanorun's
+    // own operations need it so, and its synchronous ones wait with poll().
+    bits_ = v ? (bits_ | user_nb) : (bits_ & ~user_nb);
+    ec.clear();
+  }
+
+  // native_non_blocking(): the descriptor's own mode.
+  bool native_non_blocking() const noexcept { return bits_ & native_nb; }
+  void native_non_blocking(bool v, boost::system::error_code& ec)
+  {
+    if (!check_open(ec))
+      return;
+    // Asio's rule: a blocking descriptor cannot give non_blocking() its
+    // meaning, so the user must clear that first.
+    if (!v && (bits_ & user_nb))
+    {
+      ec = boost::asio::error::invalid_argument;
       return;
     }
-    user_non_blocking_ = v;
-    ec.clear();
+    socket_ops::set_non_blocking(fd_, v, ec);
+    if (!ec)
+      bits_ = v ? (bits_ | native_nb) : (bits_ & ~native_nb);
+  }
+
+  bool report_connection_aborted() const noexcept { return bits_ & conn_aborted; }
+
+  void io_control(int cmd, void* arg, boost::system::error_code& ec)
+  {
+    if (!check_open(ec))
+      return;
+    socket_ops::io_control(fd_, cmd, arg, ec);
+    // A FIONBIO sets both modes at once, as Asio records it.
+    if (!ec && cmd == socket_ops::non_blocking_command())
+      bits_ = *static_cast<const int*>(arg) ? (bits_ | user_nb | native_nb) : (bits_ & ~(user_nb | native_nb));
+  }
+
+  // Asio's options at Asio's levels. enable_connection_aborted (and its
+  // always-failing test option) live at Asio's private level and are kept
+  // here, never passed to the OS.
+  void set_option(int level, int name, const void* data, std::size_t size, boost::system::error_code& ec)
+  {
+    if (!check_open(ec))
+      return;
+    namespace ad = boost::asio::detail;
+    if (level == ad::custom_socket_option_level)
+    {
+      if (name != ad::enable_connection_aborted_option || size != sizeof(int))
+      {
+        ec = boost::asio::error::invalid_argument;
+        return;
+      }
+      bits_ = *static_cast<const int*>(data) ? (bits_ | conn_aborted) : (bits_ & ~conn_aborted);
+      ec.clear();
+      return;
+    }
+    const boost::asio::socket_base::linger l;
+    if (level == l.level(0) && name == l.name(0))
+      bits_ |= user_linger;
+    socket_ops::set_option(fd_, level, name, data, size, ec);
+  }
+
+  void get_option(int level, int name, void* data, std::size_t* size, boost::system::error_code& ec) const
+  {
+    if (!check_open(ec))
+      return;
+    namespace ad = boost::asio::detail;
+    if (level == ad::custom_socket_option_level)
+    {
+      if (name != ad::enable_connection_aborted_option || *size != sizeof(int))
+      {
+        ec = boost::asio::error::invalid_argument;
+        return;
+      }
+      *static_cast<int*>(data) = (bits_ & conn_aborted) ? 1 : 0;
+      ec.clear();
+      return;
+    }
+    socket_ops::get_option(fd_, level, name, data, size, ec);
+  }
+
+  bool check_open(boost::system::error_code& ec) const
+  {
+    if (is_open())
+      return true;
+    ec = boost::asio::error::bad_descriptor;
+    return false;
   }
 
   // Starts an asynchronous operation; a closed socket completes it with
@@ -152,6 +259,8 @@ public:
     op_type* op = op_type::create(std::forward<Handler>(h), ex_, *rt_, std::move(action));
     if (!state_)
       op->ec = boost::asio::error::bad_descriptor;
+    else if (!prepare_async(op->ec))
+      return op_type::start(op, *rt_, nullptr, dir);
     op_type::start(op, *rt_, state_, dir);
   }
 
@@ -165,16 +274,31 @@ public:
     op_type::start(op, *rt_, nullptr, io_dir::read);
   }
 
+  // Makes the descriptor non-blocking if the user made it blocking (or
+  // assigned a blocking one): the reactor's attempts must never block a
+  // worker.
+  bool prepare_async(boost::system::error_code& ec)
+  {
+    if (bits_ & native_nb)
+      return true;
+    socket_ops::set_non_blocking(fd_, true, ec);
+    if (ec)
+      return false;
+    bits_ |= native_nb;
+    return true;
+  }
+
   // Synchronous operations: retries attempt() until it does not would_block,
   // waiting for readiness in between, unless the user asked for
-  // non-blocking behaviour.
+  // non-blocking behaviour. (On a descriptor the user made blocking, the
+  // attempt itself waits, as Asio's does.)
   template <class Attempt>
   auto blocking(io_dir dir, boost::system::error_code& ec, Attempt attempt)
   {
     for (;;)
     {
       auto r = attempt();
-      if (ec != boost::asio::error::would_block || user_non_blocking_)
+      if (ec != boost::asio::error::would_block || user_non_blocking())
         return r;
       if (!socket_ops::poll_ready(fd_, static_cast<int>(dir), -1, ec))
         return r;
@@ -185,11 +309,25 @@ private:
   template <class>
   friend class socket_core;
 
+  template <class Other>
+  void take(Other& o) noexcept
+  {
+    fd_ = std::exchange(o.fd_, -1);
+    state_ = std::exchange(o.state_, nullptr);
+    bits_ = std::exchange(o.bits_, 0);
+  }
+
+  // Mode bits, as Asio's socket state.
+  static constexpr unsigned user_nb = 1;      // non_blocking(true)
+  static constexpr unsigned native_nb = 2;    // the descriptor is O_NONBLOCK
+  static constexpr unsigned conn_aborted = 4; // enable_connection_aborted
+  static constexpr unsigned user_linger = 8;  // the user set SO_LINGER
+
   Executor ex_;
   runtime* rt_;
   int fd_ = -1;
   descriptor_state* state_ = nullptr;
-  bool user_non_blocking_ = false;
+  unsigned bits_ = 0;
 };
 
 } // namespace nanorun::detail

@@ -1,11 +1,12 @@
 // Non-blocking socket calls with OS-neutral signatures, for the I/O objects'
-// templates. Defined in src/sys/posix/socket_ops.cpp, the only place that
-// makes the calls. Every descriptor is created with close-on-exec and
-// non-blocking set; sends never raise SIGPIPE. EINTR is retried inside.
-// Errors are reported as Asio's codes: system_category errno values (which
-// compare equal to boost::asio::error::connection_reset, broken_pipe, ...),
-// would_block for EAGAIN, and boost::asio::error::eof for an orderly shutdown
-// seen by a stream read.
+// templates. Defined in src/sys/posix/socket_ops.cpp (name resolution in
+// resolve.cpp), the only places that make the calls. Every descriptor
+// nanorun creates has close-on-exec and non-blocking set; sends never raise
+// SIGPIPE. EINTR is retried inside. Errors are reported as Asio's codes:
+// system_category errno values (which compare equal to
+// boost::asio::error::connection_reset, broken_pipe, ...), would_block for
+// EAGAIN, and boost::asio::error::eof for an orderly shutdown seen by a
+// stream read.
 #pragma once
 
 #include <boost/system/error_code.hpp>
@@ -30,9 +31,12 @@ void bind(int fd, const void* addr, std::size_t len, error_code& ec);
 void listen(int fd, int backlog, error_code& ec);
 // -1 and would_block when nothing is pending. The new descriptor is
 // non-blocking and close-on-exec. len: in, capacity of addr; out, its size.
-int accept(int fd, void* addr, std::size_t* len, error_code& ec);
+// A connection reset before it was taken (ECONNABORTED, EPROTO) reads as
+// would_block unless report_aborted (Asio's enable_connection_aborted).
+int accept(int fd, void* addr, std::size_t* len, bool report_aborted, error_code& ec);
 // Starts a connect. Returns true if it finished (ec says how), false if it is
-// in progress.
+// in progress. Linux's EAGAIN (no local port left) is no_buffer_space, as
+// Asio reports it.
 bool connect(int fd, const void* addr, std::size_t len, error_code& ec);
 // For an in-progress connect: false while still in progress, else true with
 // the outcome in ec.
@@ -46,10 +50,24 @@ std::ptrdiff_t recvfrom(int fd, const buf* b, std::size_t n, int flags, void* ad
 std::ptrdiff_t sendto(int fd, const buf* b, std::size_t n, int flags, const void* addr, std::size_t len,
                       error_code& ec);
 void shutdown(int fd, int what, error_code& ec);
+// FIONREAD and SIOCATMARK; ENOTTY (not a socket) is not_socket, as in Asio.
 std::size_t available(int fd, error_code& ec);
+bool at_mark(int fd, error_code& ec);
+// ioctl(fd, cmd, arg), for io_control(); ENOTTY is not_socket.
+void io_control(int fd, int cmd, void* arg, error_code& ec);
+// The io_control command that sets the non-blocking mode (FIONBIO): the
+// socket's own idea of its mode follows what such a command set.
+int non_blocking_command() noexcept;
+// Puts the descriptor in (or out of) non-blocking mode.
+void set_non_blocking(int fd, bool on, error_code& ec);
+// Whether the descriptor is in non-blocking mode (false if it cannot tell).
+bool is_non_blocking(int fd) noexcept;
 void local_address(int fd, void* addr, std::size_t* len, error_code& ec);
 void peer_address(int fd, void* addr, std::size_t* len, error_code& ec);
 void set_option(int fd, int level, int name, const void* value, std::size_t size, error_code& ec);
+// On Linux the SO_RCVBUF/SO_SNDBUF read back is halved, as Asio does: the
+// kernel doubles the value it is given (for its own bookkeeping), and halving
+// makes get_option return what set_option set.
 void get_option(int fd, int level, int name, void* value, std::size_t* size, error_code& ec);
 // Blocks until fd is ready in the direction (0 read, 1 write, 2 error), or
 // returns at once with timeout_ms 0. True if ready.
@@ -72,8 +90,16 @@ struct resolved_address
 };
 
 // getaddrinfo: blocks. flags are Asio's resolver_base flags (the OS's AI_*
-// values); errors are Asio's host_not_found, service_not_found, ...
+// values); errors are Asio's host_not_found, service_not_found, ... (mapped
+// as Asio maps them). canonical_name is set when the OS returns one (the
+// canonical_name flag).
 std::vector<resolved_address> resolve(const std::string& host, const std::string& service, int family,
-                                      int socktype, int protocol, int flags, error_code& ec);
+                                      int socktype, int protocol, int flags, std::string& canonical_name,
+                                      error_code& ec);
+
+// getnameinfo: blocks. The service is looked up by name (for socktype's
+// protocol) first and given as a number if that fails, as Asio does.
+void resolve_endpoint(const void* addr, std::size_t len, int socktype, std::string& host, std::string& service,
+                      error_code& ec);
 
 } // namespace nanorun::detail::socket_ops

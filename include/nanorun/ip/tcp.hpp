@@ -12,6 +12,9 @@
 #include <boost/asio/ip/basic_endpoint.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <type_traits>
+#include <utility>
+
 namespace nanorun::ip {
 
 /// The TCP protocol, as boost::asio::ip::tcp, whose socket, acceptor and
@@ -24,6 +27,12 @@ public:
   using acceptor = nanorun::basic_socket_acceptor<tcp>;
   using resolver = nanorun::ip::basic_resolver<tcp>;
   using no_delay = boost::asio::ip::tcp::no_delay;
+#if !defined(BOOST_ASIO_NO_IOSTREAM)
+  /// Asio's own TCP iostream. It owns a private boost::asio::io_context and
+  /// blocks the calling thread, so it never touches a nanorun runtime; it is
+  /// here so that code naming tcp::iostream still compiles after the switch.
+  using iostream = boost::asio::ip::tcp::iostream;
+#endif
 
   static tcp v4() noexcept { return tcp(boost::asio::ip::tcp::v4()); }
   static tcp v6() noexcept { return tcp(boost::asio::ip::tcp::v6()); }
@@ -60,6 +69,14 @@ public:
   using base::base;
   basic_socket(basic_socket&&) noexcept = default;
   basic_socket& operator=(basic_socket&&) noexcept = default;
+
+  template <class Executor1>
+    requires std::is_convertible_v<Executor1, Executor>
+  basic_socket& operator=(basic_socket<nanorun::ip::tcp, Executor1>&& o) noexcept
+  {
+    base::operator=(std::move(o));
+    return *this;
+  }
 
 protected:
   ~basic_socket() = default;

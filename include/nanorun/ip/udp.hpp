@@ -9,6 +9,9 @@
 #include <boost/asio/ip/basic_endpoint.hpp>
 #include <boost/asio/ip/udp.hpp>
 
+#include <type_traits>
+#include <utility>
+
 namespace nanorun::ip {
 
 /// The UDP protocol, as boost::asio::ip::udp, whose socket and resolver are
@@ -51,6 +54,14 @@ public:
   using base::base;
   basic_socket(basic_socket&&) noexcept = default;
   basic_socket& operator=(basic_socket&&) noexcept = default;
+
+  template <class Executor1>
+    requires std::is_convertible_v<Executor1, Executor>
+  basic_socket& operator=(basic_socket<nanorun::ip::udp, Executor1>&& o) noexcept
+  {
+    base::operator=(std::move(o));
+    return *this;
+  }
 
 protected:
   ~basic_socket() = default;

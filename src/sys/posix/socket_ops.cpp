@@ -101,7 +101,7 @@ void listen(int fd, int backlog, error_code& ec)
     ec.clear();
 }
 
-int accept(int fd, void* addr, std::size_t* len, error_code& ec)
+int accept(int fd, void* addr, std::size_t* len, bool report_aborted, error_code& ec)
 {
   sockaddr_storage ss;
   socklen_t sl = sizeof ss;
@@ -132,9 +132,10 @@ int accept(int fd, void* addr, std::size_t* len, error_code& ec)
     }
     if (errno == EINTR)
       continue;
-    // The connection was reset before we took it: Asio's reactive accept
-    // treats this as "nothing yet" too, and waits for the next one.
-    if (errno == ECONNABORTED || errno == EPROTO)
+    // The connection was reset before we took it: Asio's accept treats this
+    // as "nothing yet" and waits for the next one, unless the user asked to
+    // see it (enable_connection_aborted).
+    if ((errno == ECONNABORTED || errno == EPROTO) && !report_aborted)
     {
       ec = boost::asio::error::would_block;
       return -1;
@@ -152,11 +153,26 @@ bool connect(int fd, const void* addr, std::size_t len, error_code& ec)
     return true;
   }
   // EINTR: the connect goes on asynchronously, like EINPROGRESS.
-  if (errno == EINPROGRESS || errno == EINTR || errno == EAGAIN)
+  if (errno == EINPROGRESS || errno == EINTR)
   {
     ec.clear();
     return false;
   }
+#if defined(__linux__)
+  // Linux says EAGAIN when no local port is left (for TCP; a full backlog for
+  // AF_UNIX, which is in progress). Asio reports no_buffer_space, not a
+  // would_block that a caller would retry forever.
+  if (errno == EAGAIN)
+  {
+    if (static_cast<const sockaddr*>(addr)->sa_family == AF_UNIX)
+    {
+      ec.clear();
+      return false;
+    }
+    ec = boost::asio::error::no_buffer_space;
+    return true;
+  }
+#endif
   set_errno(ec);
   return true;
 }
@@ -305,16 +321,63 @@ void shutdown(int fd, int what, error_code& ec)
     ec.clear();
 }
 
+namespace {
+void set_ioctl_errno(error_code& ec) noexcept
+{
+  if (errno == ENOTTY)
+    ec = boost::asio::error::not_socket;
+  else
+    set_errno(ec);
+}
+} // namespace
+
 std::size_t available(int fd, error_code& ec)
 {
   int n = 0;
   if (::ioctl(fd, FIONREAD, &n) < 0)
   {
-    set_errno(ec);
+    set_ioctl_errno(ec);
     return 0;
   }
   ec.clear();
   return static_cast<std::size_t>(n);
+}
+
+bool at_mark(int fd, error_code& ec)
+{
+  int v = 0;
+  if (::ioctl(fd, SIOCATMARK, &v) < 0)
+  {
+    set_ioctl_errno(ec);
+    return false;
+  }
+  ec.clear();
+  return v != 0;
+}
+
+void io_control(int fd, int cmd, void* arg, error_code& ec)
+{
+  if (::ioctl(fd, static_cast<unsigned long>(cmd), arg) < 0)
+    set_ioctl_errno(ec);
+  else
+    ec.clear();
+}
+
+int non_blocking_command() noexcept { return static_cast<int>(FIONBIO); }
+
+bool is_non_blocking(int fd) noexcept
+{
+  const int fl = ::fcntl(fd, F_GETFL, 0);
+  return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+void set_non_blocking(int fd, bool on, error_code& ec)
+{
+  int arg = on ? 1 : 0;
+  if (::ioctl(fd, FIONBIO, &arg) < 0)
+    set_errno(ec);
+  else
+    ec.clear();
 }
 
 void local_address(int fd, void* addr, std::size_t* len, error_code& ec)
@@ -353,12 +416,16 @@ void get_option(int fd, int level, int name, void* value, std::size_t* size, err
 {
   socklen_t sl = static_cast<socklen_t>(*size);
   if (::getsockopt(fd, level, name, value, &sl) < 0)
-    set_errno(ec);
-  else
   {
-    *size = sl;
-    ec.clear();
+    set_errno(ec);
+    return;
   }
+  *size = sl;
+  ec.clear();
+#if defined(__linux__)
+  if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF) && sl == sizeof(int))
+    *static_cast<int*>(value) /= 2;
+#endif
 }
 
 bool poll_ready(int fd, int dir, int timeout_ms, error_code& ec)
@@ -383,76 +450,5 @@ bool poll_ready(int fd, int dir, int timeout_ms, error_code& ec)
 }
 
 int max_listen_connections() noexcept { return SOMAXCONN; }
-
-} // namespace nanorun::detail::socket_ops
-
-#include <netdb.h>
-
-namespace nanorun::detail::socket_ops {
-
-namespace {
-error_code addrinfo_error(int e) noexcept
-{
-  namespace err = boost::asio::error;
-  switch (e)
-  {
-  case EAI_NONAME:
-    return err::host_not_found;
-#if defined(EAI_NODATA) && EAI_NODATA != EAI_NONAME
-  case EAI_NODATA:
-    return err::no_data;
-#endif
-  case EAI_AGAIN:
-    return err::host_not_found_try_again;
-  case EAI_FAIL:
-    return err::no_recovery;
-  case EAI_SERVICE:
-    return err::service_not_found;
-  case EAI_SOCKTYPE:
-    return err::socket_type_not_supported;
-  case EAI_FAMILY:
-    return err::address_family_not_supported;
-  case EAI_MEMORY:
-    return err::no_memory;
-  case EAI_BADFLAGS:
-    return err::invalid_argument;
-  case EAI_SYSTEM:
-    return {errno, boost::system::system_category()};
-  default:
-    return err::host_not_found;
-  }
-}
-} // namespace
-
-std::vector<resolved_address> resolve(const std::string& host, const std::string& service, int family,
-                                      int socktype, int protocol, int flags, error_code& ec)
-{
-  addrinfo hints{};
-  hints.ai_family = family;
-  hints.ai_socktype = socktype;
-  hints.ai_protocol = protocol;
-  hints.ai_flags = flags;
-  addrinfo* list = nullptr;
-  const int r = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.empty() ? nullptr : service.c_str(),
-                              &hints, &list);
-  std::vector<resolved_address> out;
-  if (r != 0)
-  {
-    ec = addrinfo_error(r);
-    return out;
-  }
-  for (addrinfo* a = list; a; a = a->ai_next)
-  {
-    if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) || a->ai_addrlen > sizeof(resolved_address::bytes))
-      continue;
-    resolved_address ra{};
-    __builtin_memcpy(ra.bytes, a->ai_addr, a->ai_addrlen);
-    ra.size = a->ai_addrlen;
-    out.push_back(ra);
-  }
-  ::freeaddrinfo(list);
-  ec.clear();
-  return out;
-}
 
 } // namespace nanorun::detail::socket_ops
