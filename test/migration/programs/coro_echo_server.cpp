@@ -36,10 +36,11 @@ awaitable<void> echo(tcp::socket socket)
   }
 }
 
-awaitable<void> listener(unsigned short port)
+// As in Asio's chat_server example: the acceptor is made by main, from the
+// context and a braced endpoint (the line the issue found not to compile).
+awaitable<void> listener(tcp::acceptor acceptor)
 {
   auto executor = co_await this_coro::executor;
-  tcp::acceptor acceptor(executor, {tcp::v4(), port});
   std::printf("listening on 127.0.0.1:%u\n", static_cast<unsigned>(acceptor.local_endpoint().port()));
   std::fflush(stdout);
   for (;;)
@@ -57,7 +58,7 @@ int main(int argc, char* argv[])
     boost::asio::io_context io_context(1);
     boost::asio::signal_set signals(io_context, SIGINT, SIGTERM);
     signals.async_wait([&](auto, auto) { io_context.stop(); });
-    co_spawn(io_context, listener(port), detached);
+    co_spawn(io_context, listener(tcp::acceptor(io_context, {tcp::v4(), port})), detached);
     io_context.run();
   }
   catch (std::exception& e)
