@@ -277,7 +277,13 @@ void* external_key(external_watch* w) noexcept
 void io_reactor::watch_external(external_watch* w, int fd)
 {
   std::lock_guard pool(pool_mutex_);
-  if (std::error_code ec = backend_->add(fd, external_key(w), sys::ready_read))
+  // One-shot, even on an edge-triggered backend: an edge of Asio's epoll
+  // instance can be consumed by a worker whose poll of Asio finds the task
+  // taken by another worker that has already read its events, and then
+  // nobody would handle the events that came in between. Re-armed by each
+  // run of the watch before it polls, the watch reports again whenever the
+  // descriptor is still readable.
+  if (std::error_code ec = backend_->add(fd, external_key(w), sys::ready_read | sys::ready_oneshot))
     throw std::system_error(ec, "nanorun: watching a descriptor for a layer above the reactor");
   w->fd = fd;
   if (std::find(externals_.begin(), externals_.end(), w) == externals_.end())
@@ -311,11 +317,9 @@ void io_reactor::unwatch_external(external_watch* w) noexcept
 
 void io_reactor::rearm_external(external_watch* w) noexcept
 {
-  if (edge_)
-    return;
   std::lock_guard pool(pool_mutex_);
   if (w->fd >= 0)
-    backend_->modify(w->fd, external_key(w), sys::ready_read);
+    backend_->modify(w->fd, external_key(w), sys::ready_read | sys::ready_oneshot);
 }
 
 bool io_reactor::external_busy() const noexcept

@@ -47,8 +47,9 @@
 // descriptor this way, so that nanorun's workers drive Asio's reactor). When
 // it is readable the reactor hands the watch's operation back with the
 // finished ones, once: `queued` stays set until the owner has taken the
-// operation, cleared the flag and, for one-shot backends, called
-// rearm_external(). The operation is not outstanding work (the owner counts
+// operation, cleared the flag and called rearm_external(). The watch is
+// one-shot on every backend, so re-arming it reports it again at once if the
+// descriptor is still readable: no readiness falls between two runs. The operation is not outstanding work (the owner counts
 // it when it runs), so a watch never keeps run() from returning. Events carry
 // the watch's address with the low bit set, which no descriptor_state has.
 //
@@ -168,8 +169,8 @@ public:
   void watch_external(external_watch* w, int fd);
   // Stops watching w's descriptor (before the owner closes it or goes).
   void unwatch_external(external_watch* w) noexcept;
-  // After the owner cleared w->queued: one-shot backends report the next
-  // readiness only once re-armed.
+  // After the owner cleared w->queued: a watch is one-shot (level-checked
+  // when re-armed), so it reports again only once re-armed.
   void rearm_external(external_watch* w) noexcept;
 
   // Takes every waiting operation of every descriptor (runtime destruction).

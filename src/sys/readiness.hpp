@@ -16,12 +16,21 @@ namespace nanorun::sys {
 // file, hang-up or a pending error never become "would block" again. An
 // edge-triggered backend reports such a transition once, so the reactor must
 // remember it rather than wait for another edge.
+//
+// `oneshot` is interest only, never reported: the descriptor is watched by
+// level, reported once, and then not again until modify() re-arms it (when
+// it is reported at once if it is still ready). One-shot backends are always
+// like that; an edge-triggered one uses it for descriptors whose edges can be
+// consumed without their readiness being used (an epoll instance nested in
+// ours, whose events the thread that reads them may not be the one to
+// handle).
 enum readiness : std::uint32_t
 {
   ready_read = 1,
   ready_write = 2,
   ready_error = 4,
   ready_final = 8,
+  ready_oneshot = 16,
 };
 inline constexpr std::uint32_t ready_directions = ready_read | ready_write | ready_error;
 

@@ -15,7 +15,7 @@ std::error_code last_error() noexcept { return {errno, std::system_category()}; 
 
 std::uint32_t to_epoll(std::uint32_t interest) noexcept
 {
-  std::uint32_t e = EPOLLET;
+  std::uint32_t e = (interest & ready_oneshot) ? EPOLLONESHOT : EPOLLET;
   if (interest & ready_read)
     e |= EPOLLIN | EPOLLPRI | EPOLLRDHUP;
   if (interest & ready_write)

@@ -133,6 +133,7 @@ void poll_poller::drain() noexcept
 
 std::error_code poll_poller::add(int fd, void* key, std::uint32_t interest) noexcept
 {
+  interest &= ~ready_oneshot; // every interest is one-shot here
   if (fd < 0)
     return std::make_error_code(std::errc::bad_file_descriptor);
   bool tell = false;
@@ -157,6 +158,7 @@ std::error_code poll_poller::add(int fd, void* key, std::uint32_t interest) noex
 
 std::error_code poll_poller::modify(int fd, void* key, std::uint32_t interest) noexcept
 {
+  interest &= ~ready_oneshot; // every interest is one-shot here
   bool tell = false;
   {
     std::lock_guard lock(mutex_);
