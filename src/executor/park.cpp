@@ -58,10 +58,18 @@ void scheduler::end_search(thread_state& ts) noexcept
   ts.searching = false;
   // SeqCst: pairs with the fence in notify_one(); see step 2.
   const std::uint64_t prev = idle_.fetch_sub(searching_one, std::memory_order_seq_cst);
-  // The last searcher to find work wakes one more worker, in case there is
-  // more work than it can run.
+  // The last searcher to find work wakes one more worker if work is still
+  // visible: more than it stole, or work a producer posted while it searched
+  // (that producer skipped its wake-up because we were searching, so it is
+  // ours to pass on; the fence makes this the store-buffering pair of step 2
+  // again). Not otherwise: in a ping-pong the single item found would wake a
+  // sleeper, often the driver, for nothing on every message.
   if (searching_of(prev) == 1)
-    notify_one();
+  {
+    full_fence();
+    if (work_visible())
+      notify_one();
+  }
 }
 
 bool scheduler::work_visible() const noexcept
@@ -177,6 +185,7 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     {
       std::lock_guard plock(s->park_mutex);
       s->notified = false;
+      s->take_role = false;
     }
     sleepers_.push_back(s);
     s->in_sleepers = true;
@@ -198,7 +207,7 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
       {
         self->release_driver();
         if (hand_over)
-          self->hand_over_driver();
+          self->hand_over_driver(ts->slot);
       }
       self->cancel_sleep(*ts);
     }
@@ -208,31 +217,30 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
   if (work_visible() || ts.is_done())
     return stopped() ? park_result::stopped : park_result::resumed;
 
+  const timer_ns margin_ns = std::chrono::nanoseconds(timer_park_margin).count();
   timer_ns timer_deadline = timer_never;
-  guard.driver = take_driver(ts, timer_deadline);
-  // A driver that leaves for any reason but stop() hands the role over.
-  guard.hand_over = guard.driver;
-  if (guard.driver && timer_deadline != timer_never)
-  {
+  // Takes the driver role if it is free. Returns true if the timers are due
+  // (or nearly): the caller then fires them rather than sleep.
+  auto try_drive = [&] {
+    guard.driver = take_driver(ts, timer_deadline);
+    // A driver that leaves for any reason but stop() hands the role over.
+    guard.hand_over = guard.driver;
+    if (!guard.driver || timer_deadline == timer_never)
+      return false;
     // About to sleep anyway: stage what can be staged before the deadline.
-    const timer_ns margin_ns = std::chrono::nanoseconds(timer_park_margin).count();
     bool staged = false;
     while (timer_deadline - steady_now() > 2 * margin_ns && timers_.prepare(4 * timer_stage_budget))
       staged = true;
     if (staged)
       timer_deadline = publish_driver_deadline();
-  }
-  if (guard.driver && timer_deadline != timer_never &&
-      timer_deadline - steady_now() <= std::chrono::nanoseconds(timer_park_margin).count())
-  {
-    // Due (or nearly): fire it rather than sleep.
+    return timer_deadline - steady_now() <= margin_ns;
+  };
+  if (try_drive())
     return stopped() ? park_result::stopped : park_result::resumed;
-  }
 
   // No timeouts of our own: every wake-up this worker needs is owed to it by
   // the protocol (see PARKING and THE DRIVER ROLE). Only the caller's deadline
   // (run_for, run_until) and, for the driver, the next timer end the wait.
-  const timer_ns margin_ns = std::chrono::nanoseconds(timer_park_margin).count();
   bool woken = false;
   bool timer_first = false;
   for (;;)
@@ -257,7 +265,7 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     {
       std::unique_lock plock(s->park_mutex);
       auto ready = [&] {
-        return s->notified || stopped_.load(std::memory_order_acquire) || ts.is_done();
+        return s->notified || s->take_role || stopped_.load(std::memory_order_acquire) || ts.is_done();
       };
       if (wake_at)
         woken = s->park_cv.wait_until(plock, *wake_at, ready);
@@ -265,6 +273,20 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
       {
         s->park_cv.wait(plock, ready);
         woken = true;
+      }
+      if (woken && s->take_role && !s->notified)
+      {
+        // Handed the driver role by a driver that went back to work (see
+        // hand_over_driver): still a registered sleeper, so take the role
+        // and wait in the reactor, without a trip through the run loop.
+        s->take_role = false;
+        plock.unlock();
+        if (stopped() || ts.is_done())
+          break;
+        if (try_drive())
+          break; // timers due: fire them
+        woken = false;
+        continue; // as the driver, or, if another parker was first, as before
       }
     }
     if (woken || !timer_first || stopped() || ts.is_done())
@@ -297,13 +319,41 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
   return woken || timer_first ? park_result::resumed : park_result::timed_out;
 }
 
-void scheduler::hand_over_driver() noexcept
+void scheduler::hand_over_driver(worker_slot* self) noexcept
 {
   // Whether or not timers or descriptors are registered now: one may be
   // registered by the handler this worker is about to run, which could keep
-  // it busy for long. notify_one() wakes a sleeper only if nobody searches;
-  // the sleeper finds nothing, parks, and takes the role.
-  notify_one();
+  // it busy for long. A searching worker will park (and take the role) or
+  // find work (and then nobody is idle): leave it to that one. Otherwise
+  // give the role to another sleeper directly: it stays registered as a
+  // sleeper, takes the role and waits in the reactor, with no trip through
+  // the run loop or spin (a plain notify_one would make it search and spin
+  // first, a few microseconds of CPU on every hand-over).
+  // Step 2 of the store-buffering pair: release_driver() stored the role
+  // free; a parker that registered before our fence is seen here.
+  const std::uint64_t state = load_idle_after_publish();
+  if (searching_of(state) != 0 || sleepers_of(state) == 0)
+    return;
+  worker_slot* s = nullptr;
+  {
+    std::lock_guard lock(idle_mutex_);
+    if (searching_of(idle_.load(std::memory_order_relaxed)) != 0)
+      return;
+    // The most recent other sleeper (we may still be registered ourselves).
+    for (auto it = sleepers_.rbegin(); it != sleepers_.rend(); ++it)
+      if (*it != self)
+      {
+        s = *it;
+        break;
+      }
+    if (!s)
+      return;
+    // Under idle_mutex_, so s cannot leave the list (cancel_sleep) and reuse
+    // its flags for another park before we set them.
+    std::lock_guard plock(s->park_mutex);
+    s->take_role = true;
+  }
+  s->park_cv.notify_one();
 }
 
 bool scheduler::wait_in_reactor(thread_state& ts, const steady_time* wake_at)

@@ -81,17 +81,16 @@
 // THE DRIVER ROLE IS HANDED OVER. Whenever some worker sleeps, one sleeper
 // is the driver: the first to park takes the role. A driver that wakes to
 // run work (I/O, a timer, a post) releases the role and calls
-// hand_over_driver(), which wakes another sleeper unless a worker is
-// searching; that worker finds nothing, parks, and takes the role. (A
-// searcher either parks, and takes it, or finds work, and then nobody is
-// idle.) This holds whether or not anything is registered now: the handler
+// hand_over_driver(), which, unless a worker is searching, hands the role to
+// another sleeper: that one stays registered as a sleeper, takes the role and
+// waits in the reactor, with no trip through the run loop. (A searcher
+// either parks, and takes it, or finds work, and then nobody is idle.) This
+// holds whether or not anything is registered now: the handler
 // about to run may start an operation or arm a timer and then compute for a
 // long time, and somebody must watch those. Releasing is a seq_cst store
 // followed by a fence and a read of the idle word; taking follows the
 // sleeper's seq_cst registration and fence: a store-buffering pair again, so
-// either the releaser sees the sleeper or the sleeper takes the role. Since
-// notify_one() wakes the most recent sleeper, a post usually wakes a worker
-// that is not the driver, and the hand-over costs nothing.
+// either the releaser sees the sleeper or the sleeper takes the role.
 //
 // REACTOR (src/reactor/). The scheduler owns the runtime's io_reactor. The
 // driver parks in it: it blocks in the backend's wait() until I/O is ready,
@@ -155,6 +154,7 @@ struct worker_slot
   std::condition_variable park_cv;
   bool notified = false;                 // guarded by park_mutex
   bool in_reactor = false;               // guarded by park_mutex: wake through the reactor
+  bool take_role = false;                // guarded by park_mutex: handed the driver role
 };
 
 // What a thread inside run() knows about itself. Lives on run()'s stack.
@@ -271,7 +271,7 @@ private:
   bool take_driver(thread_state& ts, timer_ns& timer_deadline) noexcept;
   timer_ns publish_driver_deadline() noexcept;
   void release_driver() noexcept;
-  void hand_over_driver() noexcept;
+  void hand_over_driver(worker_slot* self) noexcept;
   void cancel_sleep(thread_state& ts) noexcept;
   bool work_visible() const noexcept;
   void notify_one() noexcept;

@@ -78,6 +78,10 @@ BOOST_AUTO_TEST_CASE(or_operator_races_on_two_threads)
       ++received;
     else
       ++timed_out;
+    // close() alone does not end a send that is waiting (asio#1318): the
+    // sender task may start on another worker after the receive was
+    // cancelled, as it may on a multi-threaded io_context, so cancel too.
+    ch->cancel();
     ch->close();
   };
   for (int i = 0; i < 300; ++i)

@@ -5,16 +5,23 @@
 //
 // Each case runs a few trials: a handler starts the work, then computes until
 // that work has run or `block_for` has passed. Every trial must see the work
-// run while the handler was still computing, and the median delay must be
-// within `promptly` (io_context needs about 0.05 ms here; the bound leaves
-// room for sanitizers and a loaded machine, not for a missing wake-up, which
-// costs the whole `block_for`).
+// run while the handler was still computing: a lost wake-up costs the whole
+// `block_for` and fails here whatever the machine. The same trials then run on
+// an io_context with two threads, in the same process, and nanorun's median
+// delay must be within `promptly` (io_context needs about 0.05 ms on an idle
+// machine; the bound leaves room for sanitizers) or, on a machine so loaded
+// that io_context itself cannot wake its other thread that fast (a vCPU
+// stolen by the host, a sanitizer's slowdown), within twice io_context's
+// median. No worse than io_context is the promise; 2 ms is what it means on
+// a machine that lets io_context keep it.
 #include "unit/io/io_test_support.hpp"
 
 #include <nanorun/nanorun.hpp>
 
 #include <boost/asio/defer.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -40,27 +47,45 @@ constexpr auto block_for = 200ms;
 constexpr auto promptly = 2ms;
 constexpr int trials = 7;
 
-// A runtime run by two threads until the object is destroyed.
-class two_workers
+// The same program on either engine: only the types differ.
+struct nanorun_kit
+{
+  using context = nanorun::runtime;
+  using timer = nanorun::steady_timer;
+  using tcp = nanorun::ip::tcp;
+  static constexpr const char* name = "nanorun";
+};
+
+struct asio_kit
+{
+  using context = asio::io_context;
+  using timer = asio::steady_timer;
+  using tcp = asio::ip::tcp;
+  static constexpr const char* name = "io_context";
+};
+
+// A context run by two threads until the object is destroyed.
+template <class Kit>
+class two_threads
 {
 public:
-  two_workers() : guard_(asio::make_work_guard(rt))
+  two_threads() : guard_(asio::make_work_guard(ctx))
   {
     for (auto& t : threads_)
-      t = std::thread([this] { rt.run(); });
+      t = std::thread([this] { ctx.run(); });
   }
-  ~two_workers()
+  ~two_threads()
   {
     guard_.reset();
-    rt.stop();
+    ctx.stop();
     for (auto& t : threads_)
       t.join();
   }
 
-  nanorun::runtime rt{2};
+  typename Kit::context ctx{2};
 
 private:
-  asio::executor_work_guard<nanorun::runtime::executor_type> guard_;
+  asio::executor_work_guard<typename Kit::context::executor_type> guard_;
   std::thread threads_[2];
 };
 
@@ -78,29 +103,186 @@ struct trial_result
   bool during_computation = false;
 };
 
+using trial_results = std::vector<trial_result>;
+
 // Posts `body` to run as the busy handler and waits for its trial to finish.
-template <class Body>
-trial_result run_trial(nanorun::runtime& rt, Body body)
+template <class Context, class Body>
+trial_result run_trial(Context& ctx, Body body)
 {
   std::promise<trial_result> p;
   auto f = p.get_future();
-  asio::post(rt, [&] { p.set_value(body()); });
+  asio::post(ctx, [&] { p.set_value(body()); });
   BOOST_REQUIRE(f.wait_for(30s) == std::future_status::ready);
   return f.get();
 }
 
-void check(std::vector<trial_result> results, const char* what)
+using us = std::chrono::duration<double, std::micro>;
+
+clock_type::duration median_of(trial_results results)
 {
-  for (const auto& r : results)
-    BOOST_TEST(r.during_computation, what << ": the work waited for the busy handler to return");
   std::sort(results.begin(), results.end(), [](auto& a, auto& b) { return a.delay < b.delay; });
-  const auto median = results[results.size() / 2].delay;
-  using us = std::chrono::duration<double, std::micro>;
-  const double median_us = us(median).count();
-  const double worst_us = us(results.back().delay).count();
-  BOOST_TEST_MESSAGE(what << ": median delay " << median_us << " us, worst " << worst_us << " us");
-  BOOST_TEST(median <= promptly, what << ": median delay " << median_us << " us");
+  return results[results.size() / 2].delay;
 }
+
+// Runs Case<Kit>::run() on both engines and checks nanorun's against io_context's.
+template <template <class> class Case>
+void compare(const char* what)
+{
+  const trial_results mine = Case<nanorun_kit>::run();
+  const trial_results theirs = Case<asio_kit>::run();
+  for (const auto& r : mine)
+    BOOST_TEST(r.during_computation, what << ": the work waited for the busy handler to return");
+  const auto median = median_of(mine);
+  const auto reference = median_of(theirs);
+  const auto bound = std::max<clock_type::duration>(promptly, 2 * reference);
+  BOOST_TEST_MESSAGE(what << ": median delay " << us(median).count() << " us (io_context "
+                          << us(reference).count() << " us)");
+  BOOST_TEST(median <= bound, what << ": median delay " << us(median).count() << " us, io_context's "
+                                   << us(reference).count() << " us, bound " << us(bound).count() << " us");
+}
+
+template <class Kit>
+struct post_case
+{
+  static trial_results run()
+  {
+    two_threads<Kit> w;
+    trial_results results;
+    for (int i = 0; i < trials; ++i)
+      results.push_back(run_trial(w.ctx, [&] {
+        std::atomic<bool> ran{false};
+        std::atomic<clock_type::time_point> ran_at{};
+        const auto start = clock_type::now();
+        asio::post(w.ctx, [&] {
+          ran_at.store(clock_type::now());
+          ran.store(true, std::memory_order_release);
+        });
+        compute_until(ran, start);
+        const bool during = ran.load(std::memory_order_acquire);
+        if (!during)
+          while (!ran.load(std::memory_order_acquire)) // it runs once we return; wait for it here
+            std::this_thread::yield();
+        return trial_result{ran_at.load() - start, during};
+      }));
+    return results;
+  }
+};
+
+template <class Kit>
+struct foreign_post_case
+{
+  // The other half of io_context's rule: posts from outside run at once too,
+  // whether one worker computes or none does.
+  static trial_results run()
+  {
+    two_threads<Kit> w;
+    trial_results results;
+    for (int i = 0; i < trials; ++i)
+    {
+      std::atomic<bool> busy_started{false}, release{false}, busy_done{false};
+      asio::post(w.ctx, [&] {
+        busy_started = true;
+        while (!release)
+          std::this_thread::yield();
+        busy_done = true;
+      });
+      while (!busy_started)
+        std::this_thread::yield();
+      std::atomic<bool> ran{false};
+      std::atomic<clock_type::time_point> ran_at{};
+      const auto start = clock_type::now();
+      asio::post(w.ctx, [&] {
+        ran_at.store(clock_type::now());
+        ran.store(true, std::memory_order_release);
+      });
+      while (!ran && clock_type::now() - start < block_for)
+        std::this_thread::yield();
+      const bool during = ran.load();
+      release = true;
+      while (!ran || !busy_done) // both handlers refer to this iteration's locals
+        std::this_thread::yield();
+      results.push_back({ran_at.load() - start, during});
+    }
+    return results;
+  }
+};
+
+template <class Kit>
+struct timer_case
+{
+  static trial_results run()
+  {
+    two_threads<Kit> w;
+    trial_results results;
+    for (int i = 0; i < trials; ++i)
+    {
+      typename Kit::timer t(w.ctx);
+      results.push_back(run_trial(w.ctx, [&] {
+        std::atomic<bool> fired{false};
+        std::atomic<clock_type::time_point> fired_at{};
+        const auto start = clock_type::now();
+        t.expires_after(5ms);
+        const auto expiry = t.expiry();
+        t.async_wait([&](boost::system::error_code ec) {
+          BOOST_TEST(!ec);
+          fired_at.store(clock_type::now());
+          fired.store(true, std::memory_order_release);
+        });
+        compute_until(fired, start);
+        const bool during = fired.load(std::memory_order_acquire);
+        while (!fired.load(std::memory_order_acquire))
+          std::this_thread::yield();
+        return trial_result{fired_at.load() - expiry, during};
+      }));
+    }
+    return results;
+  }
+};
+
+template <class Kit>
+struct read_case
+{
+  static trial_results run()
+  {
+    using tcp = typename Kit::tcp;
+    two_threads<Kit> w;
+    typename tcp::acceptor acc(w.ctx, typename tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    typename tcp::socket a(w.ctx), b(w.ctx);
+    a.connect(acc.local_endpoint());
+    acc.accept(b);
+    trial_results results;
+    for (int i = 0; i < trials; ++i)
+    {
+      std::atomic<clock_type::time_point> written_at{};
+      results.push_back(run_trial(w.ctx, [&] {
+        std::atomic<bool> done{false};
+        std::atomic<clock_type::time_point> done_at{};
+        char in[8];
+        const auto start = clock_type::now();
+        a.async_read_some(asio::buffer(in), [&](boost::system::error_code ec, std::size_t n) {
+          BOOST_TEST(!ec);
+          BOOST_TEST(n == 1u);
+          done_at.store(clock_type::now());
+          done.store(true, std::memory_order_release);
+        });
+        // The data arrives 5 ms later, from a thread that is not a worker.
+        std::thread writer([&] {
+          std::this_thread::sleep_for(5ms);
+          written_at.store(clock_type::now());
+          char c = 'x';
+          asio::write(b, asio::buffer(&c, 1));
+        });
+        compute_until(done, start);
+        const bool during = done.load(std::memory_order_acquire);
+        writer.join();
+        while (!done.load(std::memory_order_acquire))
+          std::this_thread::yield();
+        return trial_result{done_at.load() - written_at.load(), during};
+      }));
+    }
+    return results;
+  }
+};
 
 } // namespace
 
@@ -108,125 +290,22 @@ BOOST_AUTO_TEST_SUITE(fidelity)
 
 BOOST_AUTO_TEST_CASE(a_post_runs_on_the_other_thread_while_its_poster_computes)
 {
-  two_workers w;
-  std::vector<trial_result> results;
-  for (int i = 0; i < trials; ++i)
-    results.push_back(run_trial(w.rt, [&] {
-      std::atomic<bool> ran{false};
-      std::atomic<clock_type::time_point> ran_at{};
-      const auto start = clock_type::now();
-      asio::post(w.rt, [&] {
-        ran_at.store(clock_type::now());
-        ran.store(true, std::memory_order_release);
-      });
-      compute_until(ran, start);
-      const bool during = ran.load(std::memory_order_acquire);
-      if (!during)
-        while (!ran.load(std::memory_order_acquire)) // it runs once we return; wait for it here
-          std::this_thread::yield();
-      return trial_result{ran_at.load() - start, during};
-    }));
-  check(results, "post");
+  compare<post_case>("post");
 }
 
 BOOST_AUTO_TEST_CASE(a_post_from_a_foreign_thread_runs_while_both_threads_are_idle_or_busy)
 {
-  // The other half of io_context's rule: posts from outside run at once too,
-  // whether one worker computes or none does.
-  two_workers w;
-  std::vector<trial_result> results;
-  for (int i = 0; i < trials; ++i)
-  {
-    std::atomic<bool> busy_started{false}, release{false}, busy_done{false};
-    asio::post(w.rt, [&] {
-      busy_started = true;
-      while (!release)
-        std::this_thread::yield();
-      busy_done = true;
-    });
-    while (!busy_started)
-      std::this_thread::yield();
-    std::atomic<bool> ran{false};
-    std::atomic<clock_type::time_point> ran_at{};
-    const auto start = clock_type::now();
-    asio::post(w.rt, [&] {
-      ran_at.store(clock_type::now());
-      ran.store(true, std::memory_order_release);
-    });
-    while (!ran && clock_type::now() - start < block_for)
-      std::this_thread::yield();
-    const bool during = ran.load();
-    release = true;
-    while (!ran || !busy_done) // both handlers refer to this iteration's locals
-      std::this_thread::yield();
-    results.push_back({ran_at.load() - start, during});
-  }
-  check(results, "foreign post");
+  compare<foreign_post_case>("foreign post");
 }
 
 BOOST_AUTO_TEST_CASE(a_timer_armed_by_a_computing_handler_fires_on_time)
 {
-  two_workers w;
-  std::vector<trial_result> results;
-  for (int i = 0; i < trials; ++i)
-  {
-    nanorun::steady_timer t(w.rt);
-    results.push_back(run_trial(w.rt, [&] {
-      std::atomic<bool> fired{false};
-      std::atomic<clock_type::time_point> fired_at{};
-      const auto start = clock_type::now();
-      t.expires_after(5ms);
-      const auto expiry = t.expiry();
-      t.async_wait([&](boost::system::error_code ec) {
-        BOOST_TEST(!ec);
-        fired_at.store(clock_type::now());
-        fired.store(true, std::memory_order_release);
-      });
-      compute_until(fired, start);
-      const bool during = fired.load(std::memory_order_acquire);
-      while (!fired.load(std::memory_order_acquire))
-        std::this_thread::yield();
-      return trial_result{fired_at.load() - expiry, during};
-    }));
-  }
-  check(results, "timer lateness");
+  compare<timer_case>("timer lateness");
 }
 
 BOOST_AUTO_TEST_CASE(a_read_started_by_a_computing_handler_completes_on_the_other_thread)
 {
-  two_workers w;
-  auto [a, b] = io_test::connected_pair(w.rt);
-  std::vector<trial_result> results;
-  for (int i = 0; i < trials; ++i)
-  {
-    std::atomic<clock_type::time_point> written_at{};
-    results.push_back(run_trial(w.rt, [&] {
-      std::atomic<bool> done{false};
-      std::atomic<clock_type::time_point> done_at{};
-      char in[8];
-      const auto start = clock_type::now();
-      a.async_read_some(asio::buffer(in), [&](boost::system::error_code ec, std::size_t n) {
-        BOOST_TEST(!ec);
-        BOOST_TEST(n == 1u);
-        done_at.store(clock_type::now());
-        done.store(true, std::memory_order_release);
-      });
-      // The data arrives 5 ms later, from a thread that is not a worker.
-      std::thread writer([&] {
-        std::this_thread::sleep_for(5ms);
-        written_at.store(clock_type::now());
-        char c = 'x';
-        asio::write(b, asio::buffer(&c, 1));
-      });
-      compute_until(done, start);
-      const bool during = done.load(std::memory_order_acquire);
-      writer.join();
-      while (!done.load(std::memory_order_acquire))
-        std::this_thread::yield();
-      return trial_result{done_at.load() - written_at.load(), during};
-    }));
-  }
-  check(results, "read completion");
+  compare<read_case>("read completion");
 }
 
 BOOST_AUTO_TEST_CASE(a_deferred_continuation_waits_for_the_running_handler_as_on_io_context)
@@ -234,12 +313,12 @@ BOOST_AUTO_TEST_CASE(a_deferred_continuation_waits_for_the_running_handler_as_on
   // defer() is a promise that the work continues the caller: io_context keeps
   // it on the caller's thread until the handler returns, and so do we. This
   // pins the one case where "run at once elsewhere" is not the rule.
-  two_workers w;
+  two_threads<nanorun_kit> w;
   std::atomic<int> order{0};
   std::atomic<int> deferred_saw{-1};
   std::promise<void> done;
-  asio::post(w.rt, [&] {
-    asio::defer(w.rt, [&] {
+  asio::post(w.ctx, [&] {
+    asio::defer(w.ctx, [&] {
       deferred_saw = order.load();
       done.set_value();
     });
