@@ -240,7 +240,7 @@ private:
     if (detail::socket_ops::connect(core().fd(), peer.data(), peer.size(), ec))
       return;
     while (detail::socket_ops::poll_ready(core().fd(), 1, -1, ec) || !ec)
-      if (detail::socket_ops::connect_finished(core().fd(), ec))
+      if (detail::socket_ops::connect_finished(core().fd(), 0, ec))
         return;
   }
 

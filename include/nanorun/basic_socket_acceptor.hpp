@@ -350,9 +350,9 @@ private:
     detail::accepted_fd accepted;
     core.blocking(detail::io_dir::read, ec, [&] {
       std::size_t len = ep ? ep->capacity() : 0;
-      const int fd = detail::socket_ops::accept(core.fd(), ep ? ep->data() : nullptr, ep ? &len : nullptr,
+      const detail::native_handle fd = detail::socket_ops::accept(core.fd(), ep ? ep->data() : nullptr, ep ? &len : nullptr,
                                                 core.report_connection_aborted(), ec);
-      if (fd >= 0)
+      if (fd != detail::invalid_native_handle)
       {
         accepted.reset(fd);
         if (ep)

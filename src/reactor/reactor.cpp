@@ -45,7 +45,7 @@ io_reactor::io_reactor(std::unique_ptr<reactor_backend> backend)
 
 io_reactor::~io_reactor() = default;
 
-descriptor_state* io_reactor::register_descriptor(int fd, std::error_code& ec)
+descriptor_state* io_reactor::register_descriptor(native_handle fd, std::error_code& ec)
 {
   descriptor_state* s;
   {
@@ -70,6 +70,7 @@ descriptor_state* io_reactor::register_descriptor(int fd, std::error_code& ec)
     s->may_be_ready = sys::ready_directions;
     s->armed = 0;
     s->stays_ready = 0;
+    s->event_error = 0;
   }
   // Edge-triggered backends watch both directions from the start; one-shot
   // ones are armed per direction when an operation has to wait.
@@ -91,14 +92,14 @@ void io_reactor::fork_child()
   backend_->fork_child();
   std::lock_guard pool(pool_mutex_);
   for (external_watch* w : externals_)
-    w->fd = -1; // its owner watches its renewed descriptor again
+    w->fd = invalid_native_handle; // its owner watches its renewed descriptor again
   for (const auto& owned : states_)
   {
     descriptor_state* s = owned.get();
     if (!s->live)
       continue;
     std::lock_guard lock(s->mutex);
-    if (s->fd < 0)
+    if (s->fd == invalid_native_handle)
       continue;
     // Readiness may have changed unseen: let the next operation try.
     s->may_be_ready = sys::ready_directions;
@@ -116,10 +117,11 @@ void io_reactor::deregister_descriptor(descriptor_state* s, op_queue& aborted)
     for (op_queue& q : s->ops)
       abort_all(q, aborted);
     backend_->remove(s->fd);
-    s->fd = -1;
+    s->fd = invalid_native_handle;
     s->may_be_ready = 0;
     s->armed = 0;
     s->stays_ready = 0;
+    s->event_error = 0;
   }
   std::lock_guard lock(pool_mutex_);
   s->live = false;
@@ -150,7 +152,7 @@ void io_reactor::arm(descriptor_state* s, io_dir dir, op_queue& done)
 void io_reactor::start_op(descriptor_state* s, io_dir dir, reactor_op* op, op_queue& done)
 {
   std::lock_guard lock(s->mutex);
-  if (s->fd < 0)
+  if (s->fd == invalid_native_handle)
   {
     op->ec = boost::asio::error::bad_descriptor;
     done.push(op);
@@ -160,6 +162,7 @@ void io_reactor::start_op(descriptor_state* s, io_dir dir, reactor_op* op, op_qu
   const std::uint32_t bit = dir_bit(dir);
   if (q.empty() && (s->may_be_ready & bit))
   {
+    op->event_error = s->event_error;
     if (op->perform())
     {
       if (waits_for_next_event(s, op, bit))
@@ -173,11 +176,14 @@ void io_reactor::start_op(descriptor_state* s, io_dir dir, reactor_op* op, op_qu
   arm(s, dir, done);
 }
 
-void io_reactor::process(descriptor_state* s, std::uint32_t ready, op_queue& done)
+void io_reactor::process(descriptor_state* s, const sys::ready_event& ev, op_queue& done)
 {
+  std::uint32_t ready = ev.ready;
   std::lock_guard lock(s->mutex);
-  if (s->fd < 0)
+  if (s->fd == invalid_native_handle)
     return; // a stale event for a closed descriptor
+  if (ev.error != 0)
+    s->event_error = ev.error;
   if (ready & sys::ready_final)
     s->stays_ready |= ready & sys::ready_directions;
   ready &= sys::ready_directions;
@@ -196,6 +202,7 @@ void io_reactor::process(descriptor_state* s, std::uint32_t ready, op_queue& don
     while (operation* o = q.front())
     {
       auto* op = static_cast<reactor_op*>(o);
+      op->event_error = s->event_error;
       if (!op->perform())
       {
         s->may_be_ready &= ~bit;
@@ -261,7 +268,7 @@ std::size_t io_reactor::run(std::int64_t timeout_ns, op_queue& done)
         done.push(w);
       continue;
     }
-    process(static_cast<descriptor_state*>(events[i].key), events[i].ready, done);
+    process(static_cast<descriptor_state*>(events[i].key), events[i], done);
   }
   return n;
 }
@@ -274,7 +281,7 @@ void* external_key(external_watch* w) noexcept
 }
 } // namespace
 
-void io_reactor::watch_external(external_watch* w, int fd)
+void io_reactor::watch_external(external_watch* w, native_handle fd)
 {
   std::lock_guard pool(pool_mutex_);
   // One-shot, even on an edge-triggered backend: an edge of Asio's epoll
@@ -291,7 +298,7 @@ void io_reactor::watch_external(external_watch* w, int fd)
     if (externals_.size() == max_externals)
     {
       backend_->remove(fd);
-      w->fd = -1;
+      w->fd = invalid_native_handle;
       throw std::length_error("nanorun: too many external watches");
     }
     external_list_[externals_.size()].store(w, std::memory_order_release);
@@ -306,9 +313,9 @@ void io_reactor::unwatch_external(external_watch* w) noexcept
   const auto it = std::find(externals_.begin(), externals_.end(), w);
   if (it == externals_.end())
     return;
-  if (w->fd >= 0)
+  if (w->fd != invalid_native_handle)
     backend_->remove(w->fd);
-  w->fd = -1;
+  w->fd = invalid_native_handle;
   externals_.erase(it);
   external_count_.store(externals_.size(), std::memory_order_release);
   for (std::size_t i = 0; i < max_externals; ++i)
@@ -318,7 +325,7 @@ void io_reactor::unwatch_external(external_watch* w) noexcept
 void io_reactor::rearm_external(external_watch* w) noexcept
 {
   std::lock_guard pool(pool_mutex_);
-  if (w->fd >= 0)
+  if (w->fd != invalid_native_handle)
     backend_->modify(w->fd, external_key(w), sys::ready_read | sys::ready_oneshot);
 }
 

@@ -4,7 +4,15 @@
 // reports readiness:
 //   add(fd, key, interest)     start watching fd; events carry key
 //   modify(fd, key, interest)  change what is watched
-//   remove(fd)                 stop watching (before the descriptor is closed)
+//   remove(fd)                 stop watching (before the descriptor is closed).
+//                              From then on no event carries its key for
+//                              this registration, but one already collected
+//                              by a concurrent wait() may still be reported
+//                              (the reactor ignores it, see below). The
+//                              backend owns whatever it keeps per descriptor
+//                              and frees it only when the OS is done with it
+//                              (Windows: a pending AFD poll is cancelled and
+//                              its memory freed on its completion packet).
 //   wait(out, n, timeout_ns)   block until something is ready, the timeout
 //                              passes (<0: none, 0: just look) or wake() is
 //                              called; returns the events written to out
@@ -14,10 +22,16 @@
 //                              that is in progress, or else the next one,
 //                              return. Non-blocking waits (timeout 0) never
 //                              consume a wake-up. Never lost, may be spurious.
+// Descriptors are native_handles (int on POSIX, SOCKET on Windows), never
+// compared with anything but invalid_native_handle. An event may carry the
+// OS error it is about (ready_event::error, Windows' failed connects); the
+// reactor hands it to the operations it then performs (reactor_op::
+// event_error).
 // A backend is either edge-triggered (epoll: each readiness transition is
 // reported once, interest never needs re-arming) or one-shot (poll(2)
 // fallback: a reported direction is disarmed and the caller re-arms it with
-// modify() if it still has operations waiting). wait() may run on several
+// modify() if it still has operations waiting; Windows' IOCP + AFD poll,
+// whose polls complete once). wait() may run on several
 // threads at once, and may report readiness that is already gone.
 //
 // THE REACTOR (io_reactor) keeps a descriptor_state per registered descriptor:
@@ -78,9 +92,9 @@ class reactor_backend
 public:
   virtual ~reactor_backend() = default;
   virtual bool edge_triggered() const noexcept = 0;
-  virtual std::error_code add(int fd, void* key, std::uint32_t interest) noexcept = 0;
-  virtual std::error_code modify(int fd, void* key, std::uint32_t interest) noexcept = 0;
-  virtual void remove(int fd) noexcept = 0;
+  virtual std::error_code add(native_handle fd, void* key, std::uint32_t interest) noexcept = 0;
+  virtual std::error_code modify(native_handle fd, void* key, std::uint32_t interest) noexcept = 0;
+  virtual void remove(native_handle fd) noexcept = 0;
   virtual std::size_t wait(sys::ready_event* out, std::size_t capacity, std::int64_t timeout_ns) = 0;
   virtual void wake() noexcept = 0;
   // In the child after fork(): replaces every kernel object the backend
@@ -103,11 +117,12 @@ std::unique_ptr<reactor_backend> make_reactor_backend(reactor_kind kind);
 struct descriptor_state
 {
   std::mutex mutex;
-  int fd = -1;                              // guarded by mutex
+  native_handle fd = invalid_native_handle; // guarded by mutex
   op_queue ops[io_dir_count];               // guarded by mutex
   std::uint32_t may_be_ready = 0;           // guarded by mutex; sys::readiness bits
   std::uint32_t armed = 0;                  // guarded by mutex; one-shot backends only
   std::uint32_t stays_ready = 0;            // guarded by mutex; directions seen with ready_final
+  int event_error = 0;                      // guarded by mutex; the last error an event carried
   descriptor_state* next_free = nullptr;    // guarded by io_reactor::pool_mutex_
   bool live = false;                        // guarded by io_reactor::pool_mutex_
 };
@@ -123,7 +138,7 @@ struct external_watch : operation
   // Whether busy workers should poll for this watch now (it has work
   // pending); null means always. Called often: keep it a load or two.
   bool (*busy)(const external_watch*) noexcept = nullptr;
-  int fd = -1; // guarded by io_reactor::pool_mutex_
+  native_handle fd = invalid_native_handle; // guarded by io_reactor::pool_mutex_
 };
 
 class io_reactor
@@ -136,7 +151,7 @@ public:
 
   const char* backend_name() const noexcept { return backend_->name(); }
 
-  descriptor_state* register_descriptor(int fd, std::error_code& ec);
+  descriptor_state* register_descriptor(native_handle fd, std::error_code& ec);
   // Stops watching; every waiting operation is moved to `aborted` with
   // operation_aborted. The descriptor itself is not closed.
   void deregister_descriptor(descriptor_state* s, op_queue& aborted);
@@ -166,7 +181,7 @@ public:
   }
 
   // Starts watching fd (readable) for w; throws std::system_error.
-  void watch_external(external_watch* w, int fd);
+  void watch_external(external_watch* w, native_handle fd);
   // Stops watching w's descriptor (before the owner closes it or goes).
   void unwatch_external(external_watch* w) noexcept;
   // After the owner cleared w->queued: a watch is one-shot (level-checked
@@ -184,7 +199,7 @@ public:
   void fork_child();
 
 private:
-  void process(descriptor_state* s, std::uint32_t ready, op_queue& done);
+  void process(descriptor_state* s, const sys::ready_event& ev, op_queue& done);
   bool external_busy() const noexcept;
   void arm(descriptor_state* s, io_dir dir, op_queue& done);
 

@@ -9,7 +9,7 @@
 
 namespace nanorun::detail {
 
-descriptor_state* io_register(runtime& rt, int fd, boost::system::error_code& ec)
+descriptor_state* io_register(runtime& rt, native_handle fd, boost::system::error_code& ec)
 {
   std::error_code sec;
   scheduler& sched = rt.scheduler_impl();

@@ -5,7 +5,8 @@
 // leaves nothing behind (io_context's, see asio#1245):
 //   0. where the Asio bridge is not supported (asio_bridge.cpp) and Asio's
 //      own I/O objects were used on this runtime, stop and join the
-//      scheduler thread Asio started for their reactor: it completes
+//      scheduler thread Asio started for their reactor (on Windows, the
+//      thread of Asio's IOCP scheduler, win_iocp_io_context): it completes
 //      operations, and it must not while the services below go away (it
 //      would otherwise run against a reactor already shut down). With the
 //      bridge, Asio's scheduler has no thread, and shuts down in its turn;
@@ -23,7 +24,7 @@
 #include "executor/scheduler.hpp"
 #include "runtime/asio_bridge.hpp"
 
-#include <boost/asio/detail/scheduler.hpp>
+#include <boost/asio/io_context.hpp> // detail::io_context_impl: Asio's scheduler on this OS
 
 namespace nanorun {
 
@@ -44,8 +45,9 @@ runtime::runtime(int concurrency_hint) : impl_(std::make_unique<detail::schedule
 runtime::~runtime()
 {
   impl_->stop();
-  if (!detail::asio_bridge_supported() && boost::asio::has_service<boost::asio::detail::scheduler>(*this))
-    boost::asio::use_service<boost::asio::detail::scheduler>(*this).shutdown();
+  using asio_scheduler = boost::asio::detail::io_context_impl;
+  if (!detail::asio_bridge_supported() && boost::asio::has_service<asio_scheduler>(*this))
+    boost::asio::use_service<asio_scheduler>(*this).shutdown();
   shutdown();
   impl_->shutdown_timers();
   impl_->shutdown_io();

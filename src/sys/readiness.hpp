@@ -3,9 +3,15 @@
 // named. Nothing here touches the OS.
 #pragma once
 
+#include <nanorun/detail/native_handle.hpp>
+
 #include <cstdint>
 
 namespace nanorun::sys {
+
+// A socket or descriptor as the backends take it (see native_handle.hpp).
+using detail::native_handle;
+using detail::invalid_native_handle;
 
 // Directions a descriptor can be ready in. `error` is the exceptional
 // condition (out-of-band data: what wait_error waits for). A failure (a
@@ -34,12 +40,16 @@ enum readiness : std::uint32_t
 };
 inline constexpr std::uint32_t ready_directions = ready_read | ready_write | ready_error;
 
-// One entry of a wait's result: the key given at registration and what became
-// ready. A backend never reports its own wake-up signal.
+// One entry of a wait's result: the key given at registration, what became
+// ready and, if the backend learnt it with the event, the OS error it is
+// about (0 if none). Only Windows' AFD poll reports one: a failed connect's
+// status comes with the event, where POSIX systems leave it in SO_ERROR.
+// A backend never reports its own wake-up signal.
 struct ready_event
 {
   void* key;
   std::uint32_t ready;
+  int error = 0;
 };
 
 } // namespace nanorun::sys

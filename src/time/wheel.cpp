@@ -122,7 +122,7 @@ void timer_wheel::remove(timer_entry* e) noexcept
       occupied_[row] &= ~(std::uint64_t{1} << slot);
     break;
   }
-  case timer_entry::place::near:
+  case timer_entry::place::near_heap:
     heap_remove(e);
     break;
   case timer_entry::place::overflow:
@@ -227,7 +227,7 @@ timer_ns timer_wheel::next_deadline() const noexcept
 
 void timer_wheel::heap_push(timer_entry* e)
 {
-  e->where = timer_entry::place::near;
+  e->where = timer_entry::place::near_heap;
   e->index = static_cast<std::uint32_t>(near_.size());
   near_.push_back(e);
   heap_up(e->index);

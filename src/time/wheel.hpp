@@ -52,7 +52,9 @@ inline constexpr timer_ns timer_never = std::numeric_limits<timer_ns>::max();
 // A node the wheel can hold. Owned by whoever armed it; the wheel only links it.
 struct timer_entry
 {
-  enum class place : std::uint8_t { none, slot, near, overflow };
+  // (near_heap, not near: <windows.h>, which Asio includes on Windows, defines
+  // `near` and `far` as empty macros.)
+  enum class place : std::uint8_t { none, slot, near_heap, overflow };
 
   timer_entry* prev = nullptr; // slot or overflow list
   timer_entry* next = nullptr; // slot or overflow list; also the fired list

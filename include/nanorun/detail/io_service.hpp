@@ -8,6 +8,7 @@
 // that unit of work. An operation never completes inside io_start().
 #pragma once
 
+#include <nanorun/detail/native_handle.hpp>
 #include <nanorun/detail/reactor_op.hpp>
 
 #include <boost/system/error_code.hpp>
@@ -21,7 +22,7 @@ namespace nanorun::detail {
 struct descriptor_state;
 
 // Watches fd with rt's reactor. Null (and ec set) on failure.
-descriptor_state* io_register(runtime& rt, int fd, boost::system::error_code& ec);
+descriptor_state* io_register(runtime& rt, native_handle fd, boost::system::error_code& ec);
 // Stops watching; waiting operations complete with operation_aborted. Does not
 // close the descriptor.
 void io_deregister(runtime& rt, descriptor_state* s) noexcept;

@@ -35,6 +35,11 @@ public:
   // direction is drained, so the next operation waits for an event instead
   // of trying a call that would only say EAGAIN (tokio does the same).
   bool drained = false;
+  // The OS error the descriptor's last readiness event carried (0: none),
+  // set by the reactor before each perform(). Only Windows' AFD poll carries
+  // one, a failed connect's status; a connect's attempt takes it as its
+  // outcome rather than ask the socket.
+  int event_error = 0;
   // The cancellation handler's address while one is installed: per-operation
   // cancellation finds the op by this key, never by dereferencing a pointer
   // the handler kept (the op may already be gone).

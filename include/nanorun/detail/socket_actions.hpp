@@ -71,7 +71,7 @@ inline io_dir receive_dir(int flags) noexcept { return out_of_band(flags) ? io_d
 // For an out-of-band receive: false while there is no urgent byte to read
 // (wait for the next event); true when the receive can be attempted, or
 // with op.ec set when looking failed.
-inline bool urgent_data_pending(int fd, reactor_op& op)
+inline bool urgent_data_pending(native_handle fd, reactor_op& op)
 {
   return socket_ops::poll_ready(fd, 2, 0, op.ec) || op.ec;
 }
@@ -88,7 +88,7 @@ inline bool read_drains(bool stream, int flags) noexcept
 template <class Buffers>
 struct receive_action
 {
-  int fd;
+  native_handle fd;
   Buffers buffers;
   int flags;
   bool stream;
@@ -112,7 +112,7 @@ struct receive_action
 template <class Buffers>
 struct send_action
 {
-  int fd;
+  native_handle fd;
   Buffers buffers;
   int flags;
 
@@ -133,7 +133,7 @@ struct send_action
 template <class Buffers, class Endpoint>
 struct receive_from_action
 {
-  int fd;
+  native_handle fd;
   Buffers buffers;
   int flags;
   Endpoint* sender;
@@ -159,7 +159,7 @@ struct receive_from_action
 template <class Buffers, class Endpoint>
 struct send_to_action
 {
-  int fd;
+  native_handle fd;
   Buffers buffers;
   int flags;
   Endpoint destination;
@@ -180,7 +180,7 @@ struct send_to_action
 // Waits (async_wait) and connects: no bytes in the completion.
 struct wait_action
 {
-  int fd;
+  native_handle fd;
   int dir; // 0 read, 1 write, 2 error
 
   bool perform(reactor_op& op) { return socket_ops::poll_ready(fd, dir, 0, op.ec) || op.ec; }
@@ -193,9 +193,9 @@ struct wait_action
 
 struct connect_action
 {
-  int fd;
+  native_handle fd;
 
-  bool perform(reactor_op& op) { return socket_ops::connect_finished(fd, op.ec); }
+  bool perform(reactor_op& op) { return socket_ops::connect_finished(fd, op.event_error, op.ec); }
   template <class Work, class Handler>
   void complete(Work& w, Handler& h, const boost::system::error_code& ec, std::size_t)
   {
@@ -208,30 +208,30 @@ class accepted_fd
 {
 public:
   accepted_fd() noexcept = default;
-  accepted_fd(accepted_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  accepted_fd(accepted_fd&& o) noexcept : fd_(std::exchange(o.fd_, invalid_native_handle)) {}
   accepted_fd& operator=(accepted_fd&&) = delete;
   ~accepted_fd()
   {
-    if (fd_ >= 0)
+    if (fd_ != invalid_native_handle)
     {
       boost::system::error_code ignored;
       socket_ops::close(fd_, ignored);
     }
   }
-  void reset(int fd) noexcept { fd_ = fd; }
-  int release() noexcept { return std::exchange(fd_, -1); }
+  void reset(native_handle fd) noexcept { fd_ = fd; }
+  native_handle release() noexcept { return std::exchange(fd_, invalid_native_handle); }
 
 private:
-  int fd_ = -1;
+  native_handle fd_ = invalid_native_handle;
 };
 
 template <class Endpoint>
-bool perform_accept(int fd, bool report_aborted, accepted_fd& out, Endpoint* peer, reactor_op& op)
+bool perform_accept(native_handle fd, bool report_aborted, accepted_fd& out, Endpoint* peer, reactor_op& op)
 {
   std::size_t len = peer ? peer->capacity() : 0;
-  const int nfd =
+  const native_handle nfd =
       socket_ops::accept(fd, peer ? peer->data() : nullptr, peer ? &len : nullptr, report_aborted, op.ec);
-  if (nfd < 0)
+  if (nfd == invalid_native_handle)
     return op.ec != boost::asio::error::would_block; // EMFILE and the like end the op
   out.reset(nfd);
   if (peer)
@@ -244,7 +244,7 @@ bool perform_accept(int fd, bool report_aborted, accepted_fd& out, Endpoint* pee
 template <class Socket, class Protocol>
 void adopt(Socket& s, const Protocol& protocol, accepted_fd& fd, boost::system::error_code& ec)
 {
-  const int nfd = fd.release();
+  const native_handle nfd = fd.release();
   s.adopt_accepted(protocol, nfd, ec);
   if (ec)
     fd.reset(nfd);
@@ -254,7 +254,7 @@ void adopt(Socket& s, const Protocol& protocol, accepted_fd& fd, boost::system::
 template <class Socket, class Endpoint>
 struct accept_action
 {
-  int fd;
+  native_handle fd;
   bool report_aborted;
   typename Socket::executor_type executor;
   typename Socket::protocol_type protocol;
@@ -276,7 +276,7 @@ struct accept_action
 template <class Socket, class Endpoint>
 struct accept_into_action
 {
-  int fd;
+  native_handle fd;
   bool report_aborted;
   Socket* into;
   typename Socket::protocol_type protocol;

@@ -62,8 +62,8 @@ public:
 
   const Executor& executor() const noexcept { return ex_; }
   runtime& rt() const noexcept { return *rt_; }
-  int fd() const noexcept { return fd_; }
-  bool is_open() const noexcept { return fd_ >= 0; }
+  native_handle fd() const noexcept { return fd_; }
+  bool is_open() const noexcept { return fd_ != invalid_native_handle; }
 
   void open(int family, int type, int protocol, boost::system::error_code& ec)
   {
@@ -72,8 +72,8 @@ public:
       ec = boost::asio::error::already_open;
       return;
     }
-    const int fd = socket_ops::open(family, type, protocol, ec);
-    if (fd < 0)
+    const native_handle fd = socket_ops::open(family, type, protocol, ec);
+    if (fd == invalid_native_handle)
       return;
     assign(fd, true, ec);
     if (ec)
@@ -87,7 +87,7 @@ public:
   // nanorun opened or accepted). A descriptor from the user may be blocking
   // (its mode is asked): it is switched before the first asynchronous
   // operation, as Asio does.
-  void assign(int fd, bool non_blocking, boost::system::error_code& ec)
+  void assign(native_handle fd, bool non_blocking, boost::system::error_code& ec)
   {
     if (is_open())
     {
@@ -119,23 +119,23 @@ public:
       socket_ops::set_option(fd_, off.level(0), off.name(0), off.data(0), off.size(0), ignored);
     }
     socket_ops::close(fd_, ec);
-    fd_ = -1;
+    fd_ = invalid_native_handle;
     state_ = nullptr;
     bits_ = 0;
   }
 
-  int release(boost::system::error_code& ec)
+  native_handle release(boost::system::error_code& ec)
   {
     if (!is_open())
     {
       ec = boost::asio::error::bad_descriptor;
-      return -1;
+      return invalid_native_handle;
     }
     io_deregister(*rt_, state_);
     state_ = nullptr;
     bits_ = 0;
     ec.clear();
-    return std::exchange(fd_, -1);
+    return std::exchange(fd_, invalid_native_handle);
   }
 
   void cancel(boost::system::error_code& ec)
@@ -312,7 +312,7 @@ private:
   template <class Other>
   void take(Other& o) noexcept
   {
-    fd_ = std::exchange(o.fd_, -1);
+    fd_ = std::exchange(o.fd_, invalid_native_handle);
     state_ = std::exchange(o.state_, nullptr);
     bits_ = std::exchange(o.bits_, 0);
   }
@@ -325,7 +325,7 @@ private:
 
   Executor ex_;
   runtime* rt_;
-  int fd_ = -1;
+  native_handle fd_ = invalid_native_handle;
   descriptor_state* state_ = nullptr;
   unsigned bits_ = 0;
 };

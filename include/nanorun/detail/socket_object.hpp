@@ -28,7 +28,7 @@ public:
   using executor_type = Executor;
   using protocol_type = Protocol;
   using endpoint_type = typename Protocol::endpoint;
-  using native_handle_type = int;
+  using native_handle_type = detail::native_handle;
 
   executor_type get_executor() const noexcept { return core_.executor(); }
 
@@ -80,7 +80,7 @@ public:
   native_handle_type release()
   {
     boost::system::error_code ec;
-    const int fd = release(ec);
+    const native_handle_type fd = release(ec);
     boost::asio::detail::throw_error(ec, "release");
     return fd;
   }
@@ -270,7 +270,7 @@ private:
   friend void adopt(Socket&, const Protocol1&, accepted_fd&, boost::system::error_code&);
 
   // Takes a descriptor from accept, already non-blocking.
-  void adopt_accepted(const protocol_type& protocol, int fd, boost::system::error_code& ec)
+  void adopt_accepted(const protocol_type& protocol, native_handle fd, boost::system::error_code& ec)
   {
     core_.assign(fd, true, ec);
     if (!ec)

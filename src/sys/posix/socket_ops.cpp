@@ -177,8 +177,13 @@ bool connect(int fd, const void* addr, std::size_t len, error_code& ec)
   return true;
 }
 
-bool connect_finished(int fd, error_code& ec)
+bool connect_finished(int fd, int event_error, error_code& ec)
 {
+  if (event_error != 0)
+  {
+    ec.assign(event_error, boost::system::system_category());
+    return true;
+  }
   int err = 0;
   socklen_t len = sizeof err;
   if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
