@@ -1,5 +1,6 @@
 // The worker loop, posting and work counting. Parking is in park.cpp.
 #include "executor/scheduler.hpp"
+#include "sys/thread_exit.hpp"
 
 #include <nanorun/detail/op_memory.hpp>
 
@@ -21,21 +22,23 @@ constinit thread_local op_cache* this_thread_op_cache = nullptr;
 
 namespace {
 
-// Owns the calling thread's op_cache for the life of the thread, so that a
-// thread calling run_one() in a loop keeps its recycled blocks.
-struct op_cache_owner
+// The calling thread's op_cache lives as long as the thread, so that a
+// thread calling run_one() in a loop keeps its recycled blocks; it is freed
+// at thread exit (sys::at_thread_exit: a thread_local owner's destructor can
+// run on freed memory with mingw-w64's emulated TLS).
+void free_op_cache(void* p) noexcept
 {
-  std::unique_ptr<op_cache> cache;
-  ~op_cache_owner() { this_thread_op_cache = nullptr; }
-};
+  this_thread_op_cache = nullptr;
+  delete static_cast<op_cache*>(p);
+}
 
 void ensure_op_cache()
 {
   if (this_thread_op_cache)
     return;
-  thread_local op_cache_owner owner;
-  owner.cache = std::make_unique<op_cache>();
-  this_thread_op_cache = owner.cache.get();
+  auto cache = std::make_unique<op_cache>();
+  sys::at_thread_exit(&free_op_cache, cache.get());
+  this_thread_op_cache = cache.release();
 }
 
 // Registers the thread with Asio's per-thread call stack while it is inside

@@ -3,6 +3,7 @@
 #include "sys/windows/iocp_poller.hpp"
 
 #include "sys/windows/afd.hpp"
+#include "sys/thread_exit.hpp"
 #include "sys/windows/winsock.hpp"
 
 #include <algorithm>
@@ -73,49 +74,62 @@ std::uint32_t readiness_of(ULONG e) noexcept
 }
 
 // This thread's waitable timer, for timed waits (see TIMED WAITS): a
-// high-resolution one where the system has them.
+// high-resolution one where the system has them. Created on the thread's
+// first timed wait, closed when the thread exits (sys::at_thread_exit).
 class thread_timer
 {
 public:
-  thread_timer()
-  {
-    constexpr DWORD high_resolution = 0x00000002; // CREATE_WAITABLE_TIMER_HIGH_RESOLUTION
-    h_ = ::CreateWaitableTimerExW(nullptr, nullptr, high_resolution, TIMER_ALL_ACCESS);
-    if (!h_)
-      h_ = ::CreateWaitableTimerExW(nullptr, nullptr, 0, TIMER_ALL_ACCESS);
-  }
-  ~thread_timer()
-  {
-    if (h_)
-      ::CloseHandle(h_);
-  }
-  thread_timer(const thread_timer&) = delete;
-  thread_timer& operator=(const thread_timer&) = delete;
-
   // Arms the timer to end this thread's next alertable wait after
   // timeout_ns. False if there is no timer.
-  bool arm(std::int64_t timeout_ns) noexcept
+  static bool arm(std::int64_t timeout_ns) noexcept
   {
-    if (!h_)
+    HANDLE h = get();
+    if (!h)
       return false;
     LARGE_INTEGER due;
     due.QuadPart = -((timeout_ns + 99) / 100); // relative, in 100 ns units
-    return ::SetWaitableTimer(h_, &due, 0, &expired, nullptr, FALSE) != 0;
+    return ::SetWaitableTimer(h, &due, 0, &expired, nullptr, FALSE) != 0;
   }
-  void disarm() noexcept { ::CancelWaitableTimer(h_); }
+  static void disarm() noexcept { ::CancelWaitableTimer(handle_); }
 
 private:
   // The APC's only job is to be delivered: that ends the alertable wait.
   static void CALLBACK expired(LPVOID, DWORD, DWORD) noexcept {}
+  static void close(void* h) noexcept
+  {
+    ::CloseHandle(static_cast<HANDLE>(h));
+    handle_ = nullptr;
+  }
 
-  HANDLE h_ = nullptr;
+  static HANDLE get() noexcept
+  {
+    if (handle_ || failed_)
+      return handle_;
+    constexpr DWORD high_resolution = 0x00000002; // CREATE_WAITABLE_TIMER_HIGH_RESOLUTION
+    HANDLE h = ::CreateWaitableTimerExW(nullptr, nullptr, high_resolution, TIMER_ALL_ACCESS);
+    if (!h)
+      h = ::CreateWaitableTimerExW(nullptr, nullptr, 0, TIMER_ALL_ACCESS);
+    try
+    {
+      if (h)
+        sys::at_thread_exit(&close, h);
+    }
+    catch (...)
+    {
+      ::CloseHandle(h);
+      h = nullptr;
+    }
+    failed_ = !h; // then timed waits use whole milliseconds
+    handle_ = h;
+    return h;
+  }
+
+  // Trivially destructible on purpose (see sys/thread_exit.hpp).
+  static constinit thread_local HANDLE handle_;
+  static constinit thread_local bool failed_;
 };
-
-thread_timer& this_thread_timer()
-{
-  static thread_local thread_timer t;
-  return t;
-}
+constinit thread_local HANDLE thread_timer::handle_ = nullptr;
+constinit thread_local bool thread_timer::failed_ = false;
 
 } // namespace
 
@@ -341,7 +355,7 @@ std::size_t iocp_poller::wait(ready_event* out, std::size_t capacity, std::int64
     ms = 0;
   else if (timeout_ns > 0)
   {
-    if (this_thread_timer().arm(timeout_ns))
+    if (thread_timer::arm(timeout_ns))
       alertable = true;
     else
     {
@@ -352,7 +366,7 @@ std::size_t iocp_poller::wait(ready_event* out, std::size_t capacity, std::int64
   ULONG n = 0;
   const BOOL ok = ::GetQueuedCompletionStatusEx(port_, entries, max, &n, ms, alertable);
   if (alertable)
-    this_thread_timer().disarm();
+    thread_timer::disarm();
   if (!ok)
   {
     const DWORD e = ::GetLastError();
