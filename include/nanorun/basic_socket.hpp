@@ -270,7 +270,7 @@ private:
     void operator()(Handler&& h, const endpoint_type& peer) const
     {
       auto& c = self->core();
-      const detail::connect_action action{-1};
+      const detail::connect_action action{detail::invalid_native_handle};
       boost::system::error_code ec;
       if (!self->is_open())
         self->open(peer.protocol(), ec);

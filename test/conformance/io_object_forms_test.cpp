@@ -136,7 +136,7 @@ static_assert(std::is_same_v<nanorun::ip::tcp::iostream, asio::ip::tcp::iostream
 
 // A descriptor to hand to a native-handle constructor.
 template <class Socket, class Protocol, class Context>
-int released(Context& ctx, const Protocol& p)
+auto released(Context& ctx, const Protocol& p)
 {
   Socket s(ctx, p);
   return s.release();

@@ -10,7 +10,11 @@
 
 #include <cstring>
 #include <string>
+#if defined(_WIN32)
+#include <winsock2.h> // FIONBIO
+#else
 #include <sys/ioctl.h>
+#endif
 
 using namespace io_sets;
 
@@ -20,9 +24,14 @@ namespace {
 // treat as setting the non-blocking mode.
 struct set_fionbio
 {
-  int value;
+#if defined(_WIN32)
+  using value_type = u_long; // what ioctlsocket takes, and Asio there
+#else
+  using value_type = int;
+#endif
+  value_type value;
   int name() const { return static_cast<int>(FIONBIO); }
-  int* data() { return &value; }
+  value_type* data() { return &value; }
 };
 
 // A bound TCP socket that does not listen: connecting to it is refused.
@@ -375,8 +384,8 @@ BOOST_AUTO_TEST_CASE(acceptor_members)
     run(ctx);
     r.expect("cancel() aborts the wait", waited, asio::error::operation_aborted);
 
-    const int fd = acc.release();
-    r.expect("release() gives the descriptor", fd >= 0 && !acc.is_open(), true);
+    const auto fd = acc.release(); // -1, or INVALID_SOCKET (~0) on Windows, if none
+    r.expect("release() gives the descriptor", fd != static_cast<decltype(fd)>(-1) && !acc.is_open(), true);
     typename tcp::acceptor adopted(ctx, tcp::v4(), fd);
     typename tcp::socket s(ctx);
     adopted.accept(s, ec);

@@ -270,7 +270,7 @@ private:
   friend void adopt(Socket&, const Protocol1&, accepted_fd&, boost::system::error_code&);
 
   // Takes a descriptor from accept, already non-blocking.
-  void adopt_accepted(const protocol_type& protocol, native_handle fd, boost::system::error_code& ec)
+  void adopt_accepted(const protocol_type& protocol, native_handle_type fd, boost::system::error_code& ec)
   {
     core_.assign(fd, true, ec);
     if (!ec)

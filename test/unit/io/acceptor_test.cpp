@@ -13,14 +13,17 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <fcntl.h>
 #include <optional>
-#include <sys/resource.h>
 #include <type_traits>
+#if !defined(_WIN32)
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
+#endif
 
 using namespace io_test;
 
+#if !defined(_WIN32) // POSIX-only: RLIMIT_NOFILE (Windows has no descriptor limit to exhaust)
 namespace {
 
 // Lowers RLIMIT_NOFILE's soft limit; the original is restored on destruction
@@ -58,6 +61,7 @@ private:
 };
 
 } // namespace
+#endif
 
 BOOST_AUTO_TEST_SUITE(io_acceptor)
 
@@ -304,6 +308,7 @@ BOOST_AUTO_TEST_CASE(accept_loop_in_a_coroutine)
   BOOST_TEST(server.get() == 6);
 }
 
+#if !defined(_WIN32) // POSIX-only: RLIMIT_NOFILE (Windows has no descriptor limit to exhaust)
 // EMFILE: the accept completes once with the error (it does not retry in a
 // loop), and a later accept, with descriptors available again, succeeds.
 BOOST_AUTO_TEST_CASE_TEMPLATE(accept_out_of_descriptors, Backend, backends)
@@ -343,5 +348,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(accept_out_of_descriptors, Backend, backends)
   BOOST_TEST(later->is_open());
   BOOST_TEST(later->remote_endpoint() == c.local_endpoint());
 }
+
+#endif
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -12,6 +12,13 @@
 #include <boost/asio/ip/address_v4.hpp>
 #include <boost/test/unit_test.hpp>
 
+#if defined(_WIN32)
+#include <winsock2.h>
+#else
+#include <poll.h>
+#include <unistd.h>
+#endif
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -44,6 +51,13 @@ inline tcp::endpoint loopback(unsigned short port = 0) { return {asio::ip::addre
 inline udp::endpoint udp_loopback(unsigned short port = 0) { return {asio::ip::address_v4::loopback(), port}; }
 
 // The reactor backends, as NANORUN_REACTOR names them.
+#if defined(_WIN32)
+struct iocp_backend
+{
+  static constexpr const char* name = "iocp";
+};
+using backends = std::tuple<iocp_backend>;
+#else
 struct epoll_backend
 {
   static constexpr const char* name = "epoll";
@@ -53,6 +67,48 @@ struct poll_backend
   static constexpr const char* name = "poll";
 };
 using backends = std::tuple<epoll_backend, poll_backend>;
+#endif
+
+inline void set_env(const char* name, const char* value)
+{
+#if defined(_WIN32)
+  ::_putenv_s(name, value); // "" removes it
+#else
+  if (*value)
+    ::setenv(name, value, 1);
+  else
+    ::unsetenv(name);
+#endif
+}
+
+// A socket handle used without nanorun: waits up to 5 s for it to be
+// readable, then reads; and closes it. (Descriptors on POSIX, SOCKETs on
+// Windows.)
+inline long raw_read(nanorun::detail::native_handle h, char* b, std::size_t n)
+{
+#if defined(_WIN32)
+  fd_set r;
+  FD_ZERO(&r);
+  FD_SET(static_cast<SOCKET>(h), &r);
+  timeval tv{5, 0};
+  if (::select(0, &r, nullptr, nullptr, &tv) != 1)
+    return -1;
+  return ::recv(static_cast<SOCKET>(h), b, static_cast<int>(n), 0);
+#else
+  pollfd pfd{h, POLLIN, 0};
+  if (::poll(&pfd, 1, 5000) != 1)
+    return -1;
+  return ::read(h, b, n);
+#endif
+}
+inline bool raw_close(nanorun::detail::native_handle h)
+{
+#if defined(_WIN32)
+  return ::closesocket(static_cast<SOCKET>(h)) == 0;
+#else
+  return ::close(h) == 0;
+#endif
+}
 
 // Sets NANORUN_REACTOR for as long as it lives, then restores what was there.
 class reactor_env
@@ -62,15 +118,9 @@ public:
   {
     if (const char* old = std::getenv("NANORUN_REACTOR"))
       old_ = old;
-    ::setenv("NANORUN_REACTOR", backend, 1);
+    set_env("NANORUN_REACTOR", backend);
   }
-  ~reactor_env()
-  {
-    if (old_)
-      ::setenv("NANORUN_REACTOR", old_->c_str(), 1);
-    else
-      ::unsetenv("NANORUN_REACTOR");
-  }
+  ~reactor_env() { set_env("NANORUN_REACTOR", old_ ? old_->c_str() : ""); }
   reactor_env(const reactor_env&) = delete;
   reactor_env& operator=(const reactor_env&) = delete;
 

@@ -20,6 +20,7 @@ using namespace io_test;
 
 namespace {
 
+#if !defined(_WIN32) // Windows has no SIGPIPE: a write to a reset socket only fails
 // Counts SIGPIPEs while it lives (a write to a reset connection must not
 // raise one), then restores the previous disposition.
 volatile std::sig_atomic_t sigpipes = 0;
@@ -42,6 +43,7 @@ public:
 private:
   struct sigaction old_ = {};
 };
+#endif
 
 } // namespace
 
@@ -132,7 +134,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(write_after_peer_reset_fails_without_sigpipe, Back
 {
   on_backend<Backend> f;
   auto& rt = f.rt;
+#if !defined(_WIN32)
   sigpipe_counter sigpipe;
+#endif
   tcp_pair p = connected_pair(rt);
   p.server.set_option(tcp::socket::linger(true, 0));
   p.server.close(); // an RST, not a FIN
@@ -155,7 +159,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(write_after_peer_reset_fails_without_sigpipe, Back
   error_code ec;
   p.client.write_some(asio::buffer(chunk), ec);
   BOOST_TEST((ec == asio::error::connection_reset || ec == asio::error::broken_pipe), ec.message());
+#if !defined(_WIN32)
   BOOST_TEST(sigpipe.count() == 0);
+#endif
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(async_wait_for_read_and_write, Backend, backends)
