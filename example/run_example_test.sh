@@ -10,11 +10,24 @@
 # The server binds port 0 and prints "... listening on ADDRESS:PORT ...".
 # Fails if the server does not start, a check fails, or the server does not
 # exit with status 0 within 10 s of SIGTERM. Never leaves the server behind.
+#
+# Windows programs (the cross build) run under NANORUN_EXAMPLE_LAUNCHER
+# (cmake/wine-run.sh), and are stopped with NANORUN_EXAMPLE_STOP_SIGNAL
+# (INT: Wine turns SIGINT into the console's Ctrl+C, which the C runtime
+# raises as SIGINT; SIGTERM would end the process without running it).
+# Native clients (curl) run as they are.
 set -euo pipefail
 
-mode=$1 client=$2
-shift 2
+mode=$1
+shift
+launch=()
+[[ -n ${NANORUN_EXAMPLE_LAUNCHER:-} ]] && launch=("$NANORUN_EXAMPLE_LAUNCHER")
+stop_signal=${NANORUN_EXAMPLE_STOP_SIGNAL:-TERM}
+client=("$1")
+[[ $1 == *.exe ]] && client=("${launch[@]}" "$1")
+shift
 server=("$@")
+[[ $1 == *.exe ]] && server=("${launch[@]}" "$@")
 
 work=$(mktemp -d)
 log=$work/server.log
@@ -51,10 +64,10 @@ echo "server ${server[*]} listening on port $port"
 status=0
 case $mode in
   echo | chat)
-    "$client" "$mode" "$port" || status=$?
+    "${client[@]}" "$mode" "$port" || status=$?
     ;;
   timeout)
-    "$client" --port "$port" || status=$?
+    "${client[@]}" --port "$port" || status=$?
     ;;
   http)
     backend=nanorun
@@ -63,20 +76,20 @@ case $mode in
     check() { # what, got, want
       if [[ $2 == "$3" ]]; then echo "  ok: $1: $2"; else echo "  FAILED: $1: got '$2', want '$3'"; status=1; fi
     }
-    check "GET / body" "$("$client" -sf --max-time 10 "$url/" || echo "curl failed ($?)")" "Hello from $backend"
-    check "GET /missing status" "$("$client" -s --max-time 10 -o /dev/null -w '%{http_code}' "$url/missing")" 404
-    check "POST / status" "$("$client" -s --max-time 10 -o /dev/null -w '%{http_code}' -d x "$url/")" 405
-    check "HTTP/1.0 GET / body" "$("$client" -sf -0 --max-time 10 "$url/" || echo "curl failed ($?)")" \
+    check "GET / body" "$("${client[@]}" -sf --max-time 10 "$url/" || echo "curl failed ($?)")" "Hello from $backend"
+    check "GET /missing status" "$("${client[@]}" -s --max-time 10 -o /dev/null -w '%{http_code}' "$url/missing")" 404
+    check "POST / status" "$("${client[@]}" -s --max-time 10 -o /dev/null -w '%{http_code}' -d x "$url/")" 405
+    check "HTTP/1.0 GET / body" "$("${client[@]}" -sf -0 --max-time 10 "$url/" || echo "curl failed ($?)")" \
       "Hello from $backend"
     # Keep-alive: curl reuses the connection for the next URL (0 new connects);
     # no -f here: with it curl drops the connection after the 404.
     check "keep-alive: new connections per request" \
-      "$("$client" -s --max-time 10 -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects} ' \
+      "$("${client[@]}" -s --max-time 10 -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects} ' \
         "$url/" "$url/missing" "$url/" || true)" "1 0 0 "
     # Concurrent clients.
     pids=()
     for i in $(seq 1 16); do
-      "$client" -sf --max-time 10 -o "$work/body.$i" "$url/" &
+      "${client[@]}" -sf --max-time 10 -o "$work/body.$i" "$url/" &
       pids+=($!)
     done
     ok=0
@@ -90,12 +103,12 @@ case $mode in
     ;;
 esac
 
-kill -TERM "$server_pid"
+kill -"$stop_signal" "$server_pid"
 for _ in $(seq 1 100); do
   kill -0 "$server_pid" 2>/dev/null || break
   sleep 0.1
 done
-kill -0 "$server_pid" 2>/dev/null && fail "server still running 10 s after SIGTERM"
+kill -0 "$server_pid" 2>/dev/null && fail "server still running 10 s after SIG$stop_signal"
 server_status=0
 wait "$server_pid" || server_status=$?
 server_pid=

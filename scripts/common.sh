@@ -9,8 +9,10 @@ cd "$nr_root"
 
 # Installs the Debian 12 packages the build needs, if any is missing: one
 # apt-get update, then one install. Needs root or sudo; a second run is a no-op.
+# Extra package names may be given (the windows phase's cross compiler and
+# Wine: see nr_windows_packages).
 nr_ensure_packages() {
-  local packages=(build-essential g++ clang cmake ninja-build libboost1.81-dev libboost-test1.81-dev curl)
+  local packages=(build-essential g++ clang cmake ninja-build libboost1.81-dev libboost-test1.81-dev curl "$@")
   local missing=() p status
   for p in "${packages[@]}"; do
     status="$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)"
@@ -27,6 +29,11 @@ nr_ensure_packages() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 }
+
+# What the windows phase adds: mingw-w64's C++ compiler with posix threads (the
+# win32 variant has no std::thread) and Wine 8 (64-bit; no i386 multiarch is
+# needed for x64 programs). Boost comes from libboost1.81-dev, header-only.
+nr_windows_packages=(g++-mingw-w64-x86-64-posix wine wine64)
 
 # The bench/ tree is written separately; build it only once it exists.
 nr_bench_option() {
