@@ -209,6 +209,12 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
         if (hand_over)
           self->hand_over_driver(ts->slot);
       }
+      else if (!self->stopped() && self->role_offered_but_not_taken(*ts->slot))
+      {
+        // Offered the role and woken for work at the same moment: pass the
+        // offer on, or the sleepers could be left without a driver.
+        self->hand_over_driver(ts->slot);
+      }
       self->cancel_sleep(*ts);
     }
   } guard{this, &ts};
@@ -323,22 +329,23 @@ void scheduler::hand_over_driver(worker_slot* self) noexcept
 {
   // Whether or not timers or descriptors are registered now: one may be
   // registered by the handler this worker is about to run, which could keep
-  // it busy for long. A searching worker will park (and take the role) or
-  // find work (and then nobody is idle): leave it to that one. Otherwise
-  // give the role to another sleeper directly: it stays registered as a
-  // sleeper, takes the role and waits in the reactor, with no trip through
-  // the run loop or spin (a plain notify_one would make it search and spin
-  // first, a few microseconds of CPU on every hand-over).
+  // it busy for long. Give the role to another sleeper directly: it stays
+  // registered as a sleeper, takes the role and waits in the reactor, with no
+  // trip through the run loop or spin (a plain notify_one would make it
+  // search and spin first, a few microseconds of CPU on every hand-over).
+  // A searching worker is no reason to skip this: it may find work and run
+  // it for long while the sleepers sleep without a driver. If there is no
+  // other sleeper, every other worker is awake, and the first to park takes
+  // the role (it looks after registering; see below).
   // Step 2 of the store-buffering pair: release_driver() stored the role
-  // free; a parker that registered before our fence is seen here.
+  // free; a parker that registered before our fence is seen here, and one
+  // that registers after it sees the role free.
   const std::uint64_t state = load_idle_after_publish();
-  if (searching_of(state) != 0 || sleepers_of(state) == 0)
+  if (sleepers_of(state) == 0)
     return;
   worker_slot* s = nullptr;
   {
     std::lock_guard lock(idle_mutex_);
-    if (searching_of(idle_.load(std::memory_order_relaxed)) != 0)
-      return;
     // The most recent other sleeper (we may still be registered ourselves).
     for (auto it = sleepers_.rbegin(); it != sleepers_.rend(); ++it)
       if (*it != self)
@@ -354,6 +361,14 @@ void scheduler::hand_over_driver(worker_slot* self) noexcept
     s->take_role = true;
   }
   s->park_cv.notify_one();
+}
+
+bool scheduler::role_offered_but_not_taken(worker_slot& s) noexcept
+{
+  std::lock_guard plock(s.park_mutex);
+  const bool offered = s.take_role;
+  s.take_role = false;
+  return offered;
 }
 
 bool scheduler::wait_in_reactor(thread_state& ts, const steady_time* wake_at)
