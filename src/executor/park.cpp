@@ -96,7 +96,6 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
   const timer_ns spin_ns = std::chrono::nanoseconds(spin_before_park).count();
   const timer_ns margin_ns = std::chrono::nanoseconds(timer_park_margin).count();
   bool timer_imminent = false;
-  bool polite = false;
   for (unsigned i = 1;; ++i)
   {
     cpu_relax();
@@ -111,19 +110,14 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
       timers_.prepare(timer_stage_budget);
     if (i % 32 == 16 && poll_io(ts))
       return true;
-    // Spin politely: give the CPU to any other runnable thread now and then.
-    // On a machine with more busy threads than cores (the client on the same
-    // box, a peer worker preempted on a VM) a pure spin holds a core the
-    // thread that would produce our next work is waiting for; measured on a
-    // 2-vCPU VM, yielding here raised 100-connection echo throughput by about
-    // a third and two-worker ping-pong fourfold. With nothing else runnable
-    // the yield returns at once and the spin goes on. Not in the first half
-    // of the spin, though, nor while a timer is due within the margin: on a
-    // loaded machine a yield can cost a whole time slice of another process,
-    // and a worker just woken to search (counted as searching, so producers
-    // wake nobody else) must first look at what it was woken for.
-    if (i % 32 == 8 && polite && !timer_imminent)
-      std::this_thread::yield();
+    // No sched_yield() here, though it would lend the core to a thread on
+    // the same machine that makes our next work (a client on the same box):
+    // on a loaded machine one yield costs a whole time slice of another
+    // process (3-4 ms measured on a 2-vCPU VM), and the spinning worker is
+    // the runtime's only idle one. Producers do not wake anyone while it
+    // searches, and no one watches the reactor or the timers while it spins,
+    // so a yield made posted work, timers and I/O completions wait for that
+    // slice, which io_context, blocked in epoll_wait, never does.
     if (i % 32 == 0)
     {
       const timer_ns now = steady_now();
@@ -131,7 +125,6 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
       if (timer <= now)
         return true;
       timer_imminent = timer - now <= margin_ns;
-      polite = now - start >= spin_ns / 2;
       const timer_ns until = timer_imminent ? timer : start + spin_ns;
       if (now >= until)
         return false;
