@@ -53,7 +53,6 @@ struct nanorun_kit
   using context = nanorun::runtime;
   using timer = nanorun::steady_timer;
   using tcp = nanorun::ip::tcp;
-  static constexpr const char* name = "nanorun";
 };
 
 struct asio_kit
@@ -61,7 +60,6 @@ struct asio_kit
   using context = asio::io_context;
   using timer = asio::steady_timer;
   using tcp = asio::ip::tcp;
-  static constexpr const char* name = "io_context";
 };
 
 // A context run by two threads until the object is destroyed.
