@@ -95,7 +95,25 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
   const timer_ns start = steady_now();
   const timer_ns spin_ns = std::chrono::nanoseconds(spin_before_park).count();
   const timer_ns margin_ns = std::chrono::nanoseconds(timer_park_margin).count();
+  // One idle worker spins at a time; the others park at once. A second
+  // spinner finds nothing the first would not, and on a machine with more
+  // runnable threads than cores (a client on the same box) it holds a core
+  // that the thread making our next work needs. Waiting for an imminent timer
+  // is the exception: that wait is for punctuality, not for work.
+  // Relaxed: a hint; two workers that both think they are first only spin.
+  struct spinner_count
+  {
+    std::atomic<std::uint32_t>& n;
+    ~spinner_count() { n.fetch_sub(1, std::memory_order_relaxed); }
+  } counted{spinners_};
+  if (spinners_.fetch_add(1, std::memory_order_relaxed) != 0)
+  {
+    const timer_ns timer = timers_.earliest();
+    if (timer == timer_never || timer - start > margin_ns)
+      return false;
+  }
   bool timer_imminent = false;
+  bool polite = false;
   for (unsigned i = 1;; ++i)
   {
     cpu_relax();
@@ -110,14 +128,23 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
       timers_.prepare(timer_stage_budget);
     if (i % 32 == 16 && poll_io(ts))
       return true;
-    // No sched_yield() here, though it would lend the core to a thread on
-    // the same machine that makes our next work (a client on the same box):
-    // on a loaded machine one yield costs a whole time slice of another
-    // process (3-4 ms measured on a 2-vCPU VM), and the spinning worker is
-    // the runtime's only idle one. Producers do not wake anyone while it
-    // searches, and no one watches the reactor or the timers while it spins,
-    // so a yield made posted work, timers and I/O completions wait for that
-    // slice, which io_context, blocked in epoll_wait, never does.
+    // Spin politely: lend the core now and then to a thread on the same
+    // machine that makes our next work (a client on the same box, a peer
+    // worker preempted on a VM); measured on a 2-vCPU VM with wrk, that is
+    // worth a third of the HTTP throughput. But a yield on a loaded machine
+    // costs a whole time slice of another process (3-4 ms on that VM), so
+    // only a worker that nobody waits for may yield: not in the first half of
+    // the spin, not with a timer imminent, and only while a parked driver
+    // watches the reactor and the timers. It stops searching first, so that
+    // a producer wakes a sleeper instead of counting on it. (Without these
+    // rules a yielding worker, the only idle one, made posts, timers and I/O
+    // completions wait for the slice; io_context never does.)
+    if (i % 32 == 8 && polite && !timer_imminent && driver_taken_.load(std::memory_order_relaxed))
+    {
+      if (ts.searching)
+        end_search(ts);
+      std::this_thread::yield();
+    }
     if (i % 32 == 0)
     {
       const timer_ns now = steady_now();
@@ -125,6 +152,7 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
       if (timer <= now)
         return true;
       timer_imminent = timer - now <= margin_ns;
+      polite = now - start >= spin_ns / 2;
       const timer_ns until = timer_imminent ? timer : start + spin_ns;
       if (now >= until)
         return false;

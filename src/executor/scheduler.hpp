@@ -298,6 +298,7 @@ private:
   alignas(64) std::atomic<bool> stopped_{false};          // release on stop/restart; acquire in loops
   std::atomic<bool> stopped_by_request_{false};           // set by stop(), cleared by restart()
   std::atomic<std::size_t> threads_in_run_{0};            // relaxed: a hint for notification
+  alignas(64) std::atomic<std::uint32_t> spinners_{0};    // relaxed: a hint; see spin_for_work()
   inject_queue injector_;
 
   std::mutex idle_mutex_;

@@ -7,12 +7,12 @@
 // that work has run or `block_for` has passed. Every trial must see the work
 // run while the handler was still computing: a lost wake-up costs the whole
 // `block_for` and fails here whatever the machine. The same trials then run on
-// an io_context with two threads, in the same process, and nanorun's median
-// delay must be within `promptly` (io_context needs about 0.05 ms on an idle
-// machine; the bound leaves room for sanitizers) or, on a machine so loaded
-// that io_context itself cannot wake its other thread that fast (a vCPU
-// stolen by the host, a sanitizer's slowdown), within twice io_context's
-// median. No worse than io_context is the promise; 2 ms is what it means on
+// an io_context with two threads, in the same process, and nanorun's delay
+// (lower quartile, see compare()) must be within `promptly` (io_context needs
+// about 0.05 ms on an idle machine; the bound leaves room for sanitizers) or,
+// on a machine so loaded that io_context itself cannot wake its other thread
+// that fast (a vCPU stolen by the host, a sanitizer's slowdown), within twice
+// io_context's. No worse than io_context is the promise; 2 ms is what it means on
 // a machine that lets io_context keep it.
 #include "unit/io/io_test_support.hpp"
 
@@ -45,7 +45,7 @@ using clock_type = std::chrono::steady_clock;
 
 constexpr auto block_for = 200ms;
 constexpr auto promptly = 2ms;
-constexpr int trials = 7;
+constexpr int trials = 9;
 
 // The same program on either engine: only the types differ.
 struct nanorun_kit
@@ -116,13 +116,19 @@ trial_result run_trial(Context& ctx, Body body)
 
 using us = std::chrono::duration<double, std::micro>;
 
-clock_type::duration median_of(trial_results results)
+// The k-th smallest delay (0-based).
+clock_type::duration order_statistic(trial_results results, std::size_t k)
 {
   std::sort(results.begin(), results.end(), [](auto& a, auto& b) { return a.delay < b.delay; });
-  return results[results.size() / 2].delay;
+  return results[k].delay;
 }
 
 // Runs Case<Kit>::run() on both engines and checks nanorun's against io_context's.
+// The bound applies to the lower quartile, not the median: on a machine with
+// more runnable threads than cores, either engine's woken thread now and then
+// waits a whole time slice of another process (3-4 ms), at random; a delay
+// that nanorun causes itself (a wake-up that waits for something) shows in
+// most trials, so in the quartile too.
 template <template <class> class Case>
 void compare(const char* what)
 {
@@ -130,13 +136,17 @@ void compare(const char* what)
   const trial_results theirs = Case<asio_kit>::run();
   for (const auto& r : mine)
     BOOST_TEST(r.during_computation, what << ": the work waited for the busy handler to return");
-  const auto median = median_of(mine);
-  const auto reference = median_of(theirs);
-  const auto bound = std::max<clock_type::duration>(promptly, 2 * reference);
-  BOOST_TEST_MESSAGE(what << ": median delay " << us(median).count() << " us (io_context "
-                          << us(reference).count() << " us)");
-  BOOST_TEST(median <= bound, what << ": median delay " << us(median).count() << " us, io_context's "
-                                   << us(reference).count() << " us, bound " << us(bound).count() << " us");
+  const std::size_t quartile = mine.size() / 4;
+  const auto median = order_statistic(mine, mine.size() / 2);
+  const auto low = order_statistic(mine, quartile);
+  const auto reference_median = order_statistic(theirs, theirs.size() / 2);
+  const auto reference_low = order_statistic(theirs, quartile);
+  const auto bound = std::max<clock_type::duration>(promptly, 2 * reference_low);
+  BOOST_TEST_MESSAGE(what << ": median delay " << us(median).count() << " us, lower quartile " << us(low).count()
+                          << " us (io_context " << us(reference_median).count() << " us, "
+                          << us(reference_low).count() << " us)");
+  BOOST_TEST(low <= bound, what << ": lower-quartile delay " << us(low).count() << " us, io_context's "
+                                << us(reference_low).count() << " us, bound " << us(bound).count() << " us");
 }
 
 template <class Kit>
