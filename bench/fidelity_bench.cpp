@@ -15,165 +15,31 @@
 // Usage: nanorun_fidelity_bench [--trials N] (default 50)
 #include <nanorun/nanorun.hpp>
 
-#include <boost/asio/executor_work_guard.hpp>
+#include "bench/fidelity_shapes.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <future>
-#include <string>
-#include <thread>
 #include <vector>
 
 namespace asio = boost::asio;
-using namespace std::chrono_literals;
-using clock_type = std::chrono::steady_clock;
+using namespace fidelity_shapes;
 
 namespace {
 
-constexpr auto block_for = 200ms;
-
-template <class Context>
-class two_threads
-{
-public:
-  explicit two_threads(int hint) : ctx(hint), guard_(asio::make_work_guard(ctx))
-  {
-    for (auto& t : threads_)
-      t = std::thread([this] { ctx.run(); });
-  }
-  ~two_threads()
-  {
-    guard_.reset();
-    ctx.stop();
-    for (auto& t : threads_)
-      t.join();
-  }
-  Context ctx;
-
-private:
-  asio::executor_work_guard<typename Context::executor_type> guard_;
-  std::thread threads_[2];
-};
-
-struct sample
-{
-  double us;
-  bool waited; // ran only after the computing handler returned
-};
-
-void compute_until(const std::atomic<bool>& done, clock_type::time_point start)
-{
-  while (!done.load(std::memory_order_acquire) && clock_type::now() - start < block_for)
-  {
-  }
-}
-
-template <class Context, class Body>
-sample trial(Context& ctx, Body body)
-{
-  std::promise<sample> p;
-  auto f = p.get_future();
-  asio::post(ctx, [&] { p.set_value(body()); });
-  return f.get();
-}
-
 double us(clock_type::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
-
-template <class Context>
-sample post_trial(Context& ctx)
-{
-  return trial(ctx, [&] {
-    std::atomic<bool> ran{false};
-    std::atomic<clock_type::time_point> at{};
-    const auto start = clock_type::now();
-    asio::post(ctx, [&] {
-      at.store(clock_type::now());
-      ran.store(true, std::memory_order_release);
-    });
-    compute_until(ran, start);
-    const bool waited = !ran.load();
-    while (!ran.load())
-      std::this_thread::yield();
-    return sample{us(at.load() - start), waited};
-  });
-}
-
-template <class Timer, class Context>
-sample timer_trial(Context& ctx)
-{
-  Timer t(ctx);
-  return trial(ctx, [&] {
-    std::atomic<bool> fired{false};
-    std::atomic<clock_type::time_point> at{};
-    const auto start = clock_type::now();
-    t.expires_after(5ms);
-    const auto expiry = t.expiry();
-    t.async_wait([&](boost::system::error_code) {
-      at.store(clock_type::now());
-      fired.store(true, std::memory_order_release);
-    });
-    compute_until(fired, start);
-    const bool waited = !fired.load();
-    while (!fired.load())
-      std::this_thread::yield();
-    return sample{us(at.load() - expiry), waited};
-  });
-}
-
-template <class Tcp, class Context>
-sample read_trial(Context& ctx, typename Tcp::socket& a, typename Tcp::socket& b)
-{
-  return trial(ctx, [&] {
-    std::atomic<bool> done{false};
-    std::atomic<clock_type::time_point> done_at{}, written_at{};
-    char in[8];
-    const auto start = clock_type::now();
-    a.async_read_some(asio::buffer(in), [&](boost::system::error_code, std::size_t) {
-      done_at.store(clock_type::now());
-      done.store(true, std::memory_order_release);
-    });
-    std::thread writer([&] {
-      std::this_thread::sleep_for(5ms);
-      written_at.store(clock_type::now());
-      char c = 'x';
-      boost::system::error_code ec;
-      asio::write(b, asio::buffer(&c, 1), ec);
-    });
-    compute_until(done, start);
-    const bool waited = !done.load();
-    writer.join();
-    while (!done.load())
-      std::this_thread::yield();
-    return sample{us(done_at.load() - written_at.load()), waited};
-  });
-}
-
-template <class Tcp, class Context>
-std::pair<typename Tcp::socket, typename Tcp::socket> socket_pair(Context& ctx)
-{
-  typename Tcp::acceptor acc(ctx, typename Tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-  typename Tcp::socket a(ctx), b(ctx);
-  a.connect(acc.local_endpoint());
-  acc.accept(b);
-  return {std::move(a), std::move(b)};
-}
 
 void report(const char* workload, const char* peer, std::vector<sample> s)
 {
-  std::sort(s.begin(), s.end(), [](auto& x, auto& y) { return x.us < y.us; });
-  const auto waited = std::count_if(s.begin(), s.end(), [](auto& x) { return x.waited; });
-  std::printf("| %s | %s | %.1f | %.1f | %.1f | %zu / %zu |\n", workload, peer, s[s.size() / 2].us,
-              s[s.size() * 9 / 10].us, s.back().us, static_cast<std::size_t>(waited), s.size());
+  std::sort(s.begin(), s.end(), [](auto& x, auto& y) { return x.delay < y.delay; });
+  const auto waited = std::count_if(s.begin(), s.end(), [](auto& x) { return !x.during_computation; });
+  std::printf("| %s | %s | %.1f | %.1f | %.1f | %zu / %zu |\n", workload, peer, us(s[s.size() / 2].delay),
+              us(s[s.size() * 9 / 10].delay), us(s.back().delay), static_cast<std::size_t>(waited), s.size());
   std::fflush(stdout);
 }
 

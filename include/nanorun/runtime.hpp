@@ -150,7 +150,7 @@ using io_context = runtime;
 
 } // namespace nanorun
 
-#include <nanorun/executor.hpp>
+#include <nanorun/impl/executor.hpp>
 #include <nanorun/impl/runtime.hpp>
 #include <nanorun/impl/runtime_service.hpp>
 #include <nanorun/block_on.hpp>

@@ -95,6 +95,23 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
   const timer_ns start = steady_now();
   const timer_ns spin_ns = std::chrono::nanoseconds(spin_before_park).count();
   const timer_ns margin_ns = std::chrono::nanoseconds(timer_park_margin).count();
+  // One idle worker spins at a time; the others park at once. A second
+  // spinner finds nothing the first would not, and on a machine with more
+  // runnable threads than cores (a client on the same box) it holds a core
+  // that the thread making our next work needs. Waiting for an imminent timer
+  // is the exception: that wait is for punctuality, not for work.
+  // Relaxed: a hint; two workers that both think they are first only spin.
+  struct spinner_count
+  {
+    std::atomic<std::uint32_t>& n;
+    ~spinner_count() { n.fetch_sub(1, std::memory_order_relaxed); }
+  } counted{spinners_};
+  if (spinners_.fetch_add(1, std::memory_order_relaxed) != 0)
+  {
+    const timer_ns timer = timers_.earliest();
+    if (timer == timer_never || timer - start > margin_ns)
+      return false;
+  }
   bool timer_imminent = false;
   bool polite = false;
   for (unsigned i = 1;; ++i)
@@ -111,19 +128,23 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
       timers_.prepare(timer_stage_budget);
     if (i % 32 == 16 && poll_io(ts))
       return true;
-    // Spin politely: give the CPU to any other runnable thread now and then.
-    // On a machine with more busy threads than cores (the client on the same
-    // box, a peer worker preempted on a VM) a pure spin holds a core the
-    // thread that would produce our next work is waiting for; measured on a
-    // 2-vCPU VM, yielding here raised 100-connection echo throughput by about
-    // a third and two-worker ping-pong fourfold. With nothing else runnable
-    // the yield returns at once and the spin goes on. Not in the first half
-    // of the spin, though, nor while a timer is due within the margin: on a
-    // loaded machine a yield can cost a whole time slice of another process,
-    // and a worker just woken to search (counted as searching, so producers
-    // wake nobody else) must first look at what it was woken for.
-    if (i % 32 == 8 && polite && !timer_imminent)
+    // Spin politely: lend the core now and then to a thread on the same
+    // machine that makes our next work (a client on the same box, a peer
+    // worker preempted on a VM); measured on a 2-vCPU VM with wrk, that is
+    // worth a third of the HTTP throughput. But a yield on a loaded machine
+    // costs a whole time slice of another process (3-4 ms on that VM), so
+    // only a worker that nobody waits for may yield: not in the first half of
+    // the spin, not with a timer imminent, and only while a parked driver
+    // watches the reactor and the timers. It stops searching first, so that
+    // a producer wakes a sleeper instead of counting on it. (Without these
+    // rules a yielding worker, the only idle one, made posts, timers and I/O
+    // completions wait for the slice; io_context never does.)
+    if (i % 32 == 8 && polite && !timer_imminent && driver_taken_.load(std::memory_order_relaxed))
+    {
+      if (ts.searching)
+        end_search(ts);
       std::this_thread::yield();
+    }
     if (i % 32 == 0)
     {
       const timer_ns now = steady_now();
@@ -208,6 +229,12 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
         self->release_driver();
         if (hand_over)
           self->hand_over_driver(ts->slot);
+      }
+      else if (!self->stopped() && self->role_offered_but_not_taken(*ts->slot))
+      {
+        // Offered the role and woken for work at the same moment: pass the
+        // offer on, or the sleepers could be left without a driver.
+        self->hand_over_driver(ts->slot);
       }
       self->cancel_sleep(*ts);
     }
@@ -323,22 +350,23 @@ void scheduler::hand_over_driver(worker_slot* self) noexcept
 {
   // Whether or not timers or descriptors are registered now: one may be
   // registered by the handler this worker is about to run, which could keep
-  // it busy for long. A searching worker will park (and take the role) or
-  // find work (and then nobody is idle): leave it to that one. Otherwise
-  // give the role to another sleeper directly: it stays registered as a
-  // sleeper, takes the role and waits in the reactor, with no trip through
-  // the run loop or spin (a plain notify_one would make it search and spin
-  // first, a few microseconds of CPU on every hand-over).
+  // it busy for long. Give the role to another sleeper directly: it stays
+  // registered as a sleeper, takes the role and waits in the reactor, with no
+  // trip through the run loop or spin (a plain notify_one would make it
+  // search and spin first, a few microseconds of CPU on every hand-over).
+  // A searching worker is no reason to skip this: it may find work and run
+  // it for long while the sleepers sleep without a driver. If there is no
+  // other sleeper, every other worker is awake, and the first to park takes
+  // the role (it looks after registering; see below).
   // Step 2 of the store-buffering pair: release_driver() stored the role
-  // free; a parker that registered before our fence is seen here.
+  // free; a parker that registered before our fence is seen here, and one
+  // that registers after it sees the role free.
   const std::uint64_t state = load_idle_after_publish();
-  if (searching_of(state) != 0 || sleepers_of(state) == 0)
+  if (sleepers_of(state) == 0)
     return;
   worker_slot* s = nullptr;
   {
     std::lock_guard lock(idle_mutex_);
-    if (searching_of(idle_.load(std::memory_order_relaxed)) != 0)
-      return;
     // The most recent other sleeper (we may still be registered ourselves).
     for (auto it = sleepers_.rbegin(); it != sleepers_.rend(); ++it)
       if (*it != self)
@@ -354,6 +382,14 @@ void scheduler::hand_over_driver(worker_slot* self) noexcept
     s->take_role = true;
   }
   s->park_cv.notify_one();
+}
+
+bool scheduler::role_offered_but_not_taken(worker_slot& s) noexcept
+{
+  std::lock_guard plock(s.park_mutex);
+  const bool offered = s.take_role;
+  s.take_role = false;
+  return offered;
 }
 
 bool scheduler::wait_in_reactor(thread_state& ts, const steady_time* wake_at)

@@ -81,10 +81,14 @@
 // THE DRIVER ROLE IS HANDED OVER. Whenever some worker sleeps, one sleeper
 // is the driver: the first to park takes the role. A driver that wakes to
 // run work (I/O, a timer, a post) releases the role and calls
-// hand_over_driver(), which, unless a worker is searching, hands the role to
-// another sleeper: that one stays registered as a sleeper, takes the role and
-// waits in the reactor, with no trip through the run loop. (A searcher
-// either parks, and takes it, or finds work, and then nobody is idle.) This
+// hand_over_driver(), which hands the role to another sleeper, if there is
+// one: that one stays registered as a sleeper, takes the role and waits in
+// the reactor, with no trip through the run loop. (Searchers do not count:
+// one may find work and keep it for long. The driver woken by notify_one()
+// is itself counted as searching, which once made it skip the hand-over and
+// leave a sleeper without a driver.) A sleeper offered the role just as it is
+// woken for work passes the offer on. If no other worker sleeps, every other
+// worker is awake and the first to park takes the role. This
 // holds whether or not anything is registered now: the handler
 // about to run may start an operation or arm a timer and then compute for a
 // long time, and somebody must watch those. Releasing is a seq_cst store
@@ -272,6 +276,7 @@ private:
   timer_ns publish_driver_deadline() noexcept;
   void release_driver() noexcept;
   void hand_over_driver(worker_slot* self) noexcept;
+  bool role_offered_but_not_taken(worker_slot& s) noexcept;
   void cancel_sleep(thread_state& ts) noexcept;
   bool work_visible() const noexcept;
   void notify_one() noexcept;
@@ -293,6 +298,7 @@ private:
   alignas(64) std::atomic<bool> stopped_{false};          // release on stop/restart; acquire in loops
   std::atomic<bool> stopped_by_request_{false};           // set by stop(), cleared by restart()
   std::atomic<std::size_t> threads_in_run_{0};            // relaxed: a hint for notification
+  alignas(64) std::atomic<std::uint32_t> spinners_{0};    // relaxed: a hint; see spin_for_work()
   inject_queue injector_;
 
   std::mutex idle_mutex_;

@@ -7,45 +7,39 @@
 // that work has run or `block_for` has passed. Every trial must see the work
 // run while the handler was still computing: a lost wake-up costs the whole
 // `block_for` and fails here whatever the machine. The same trials then run on
-// an io_context with two threads, in the same process, and nanorun's median
-// delay must be within `promptly` (io_context needs about 0.05 ms on an idle
-// machine; the bound leaves room for sanitizers) or, on a machine so loaded
-// that io_context itself cannot wake its other thread that fast (a vCPU
-// stolen by the host, a sanitizer's slowdown), within twice io_context's
-// median. No worse than io_context is the promise; 2 ms is what it means on
-// a machine that lets io_context keep it.
-#include "unit/io/io_test_support.hpp"
+// an io_context with two threads, in the same process, and nanorun's delay
+// (lower quartile, see compare()) must be within `promptly` (io_context needs
+// about 0.05 ms on an idle machine; the bound leaves room for sanitizers) or,
+// on a machine so loaded that io_context itself cannot wake its other thread
+// that fast (a vCPU stolen by the host, a sanitizer's slowdown), within twice
+// io_context's. No worse than io_context is the promise; 2 ms is what it means on
+// a machine that lets io_context keep it. The post, timer and read shapes are
+// bench/fidelity_shapes.hpp's, the ones nanorun_fidelity_bench reports.
+#include "bench/fidelity_shapes.hpp"
 
 #include <nanorun/nanorun.hpp>
 
 #include <boost/asio/defer.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
-#include <optional>
 #include <thread>
 #include <vector>
 
 namespace asio = boost::asio;
-using namespace std::chrono_literals;
+using namespace fidelity_shapes;
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-constexpr auto block_for = 200ms;
 constexpr auto promptly = 2ms;
-constexpr int trials = 7;
+constexpr int trials = 9;
 
 // The same program on either engine: only the types differ.
 struct nanorun_kit
@@ -53,7 +47,6 @@ struct nanorun_kit
   using context = nanorun::runtime;
   using timer = nanorun::steady_timer;
   using tcp = nanorun::ip::tcp;
-  static constexpr const char* name = "nanorun";
 };
 
 struct asio_kit
@@ -61,70 +54,24 @@ struct asio_kit
   using context = asio::io_context;
   using timer = asio::steady_timer;
   using tcp = asio::ip::tcp;
-  static constexpr const char* name = "io_context";
 };
 
-// A context run by two threads until the object is destroyed.
-template <class Kit>
-class two_threads
-{
-public:
-  two_threads() : guard_(asio::make_work_guard(ctx))
-  {
-    for (auto& t : threads_)
-      t = std::thread([this] { ctx.run(); });
-  }
-  ~two_threads()
-  {
-    guard_.reset();
-    ctx.stop();
-    for (auto& t : threads_)
-      t.join();
-  }
-
-  typename Kit::context ctx{2};
-
-private:
-  asio::executor_work_guard<typename Kit::context::executor_type> guard_;
-  std::thread threads_[2];
-};
-
-// Computes (spins, as a CPU-bound handler would) until `done` or the limit.
-void compute_until(const std::atomic<bool>& done, clock_type::time_point start)
-{
-  while (!done.load(std::memory_order_acquire) && clock_type::now() - start < block_for)
-  {
-  }
-}
-
-struct trial_result
-{
-  clock_type::duration delay{};
-  bool during_computation = false;
-};
-
-using trial_results = std::vector<trial_result>;
-
-// Posts `body` to run as the busy handler and waits for its trial to finish.
-template <class Context, class Body>
-trial_result run_trial(Context& ctx, Body body)
-{
-  std::promise<trial_result> p;
-  auto f = p.get_future();
-  asio::post(ctx, [&] { p.set_value(body()); });
-  BOOST_REQUIRE(f.wait_for(30s) == std::future_status::ready);
-  return f.get();
-}
-
+using trial_results = std::vector<sample>;
 using us = std::chrono::duration<double, std::micro>;
 
-clock_type::duration median_of(trial_results results)
+// The k-th smallest delay (0-based).
+clock_type::duration order_statistic(trial_results results, std::size_t k)
 {
   std::sort(results.begin(), results.end(), [](auto& a, auto& b) { return a.delay < b.delay; });
-  return results[results.size() / 2].delay;
+  return results[k].delay;
 }
 
 // Runs Case<Kit>::run() on both engines and checks nanorun's against io_context's.
+// The bound applies to the lower quartile, not the median: on a machine with
+// more runnable threads than cores, either engine's woken thread now and then
+// waits a whole time slice of another process (3-4 ms), at random; a delay
+// that nanorun causes itself (a wake-up that waits for something) shows in
+// most trials, so in the quartile too.
 template <template <class> class Case>
 void compare(const char* what)
 {
@@ -132,13 +79,17 @@ void compare(const char* what)
   const trial_results theirs = Case<asio_kit>::run();
   for (const auto& r : mine)
     BOOST_TEST(r.during_computation, what << ": the work waited for the busy handler to return");
-  const auto median = median_of(mine);
-  const auto reference = median_of(theirs);
-  const auto bound = std::max<clock_type::duration>(promptly, 2 * reference);
-  BOOST_TEST_MESSAGE(what << ": median delay " << us(median).count() << " us (io_context "
-                          << us(reference).count() << " us)");
-  BOOST_TEST(median <= bound, what << ": median delay " << us(median).count() << " us, io_context's "
-                                   << us(reference).count() << " us, bound " << us(bound).count() << " us");
+  const std::size_t quartile = mine.size() / 4;
+  const auto median = order_statistic(mine, mine.size() / 2);
+  const auto low = order_statistic(mine, quartile);
+  const auto reference_median = order_statistic(theirs, theirs.size() / 2);
+  const auto reference_low = order_statistic(theirs, quartile);
+  const auto bound = std::max<clock_type::duration>(promptly, 2 * reference_low);
+  BOOST_TEST_MESSAGE(what << ": median delay " << us(median).count() << " us, lower quartile " << us(low).count()
+                          << " us (io_context " << us(reference_median).count() << " us, "
+                          << us(reference_low).count() << " us)");
+  BOOST_TEST(low <= bound, what << ": lower-quartile delay " << us(low).count() << " us, io_context's "
+                                << us(reference_low).count() << " us, bound " << us(bound).count() << " us");
 }
 
 template <class Kit>
@@ -146,24 +97,10 @@ struct post_case
 {
   static trial_results run()
   {
-    two_threads<Kit> w;
+    two_threads<typename Kit::context> w;
     trial_results results;
     for (int i = 0; i < trials; ++i)
-      results.push_back(run_trial(w.ctx, [&] {
-        std::atomic<bool> ran{false};
-        std::atomic<clock_type::time_point> ran_at{};
-        const auto start = clock_type::now();
-        asio::post(w.ctx, [&] {
-          ran_at.store(clock_type::now());
-          ran.store(true, std::memory_order_release);
-        });
-        compute_until(ran, start);
-        const bool during = ran.load(std::memory_order_acquire);
-        if (!during)
-          while (!ran.load(std::memory_order_acquire)) // it runs once we return; wait for it here
-            std::this_thread::yield();
-        return trial_result{ran_at.load() - start, during};
-      }));
+      results.push_back(post_trial(w.ctx));
     return results;
   }
 };
@@ -175,7 +112,7 @@ struct foreign_post_case
   // whether one worker computes or none does.
   static trial_results run()
   {
-    two_threads<Kit> w;
+    two_threads<typename Kit::context> w;
     trial_results results;
     for (int i = 0; i < trials; ++i)
     {
@@ -212,28 +149,12 @@ struct timer_case
 {
   static trial_results run()
   {
-    two_threads<Kit> w;
+    two_threads<typename Kit::context> w;
     trial_results results;
     for (int i = 0; i < trials; ++i)
     {
-      typename Kit::timer t(w.ctx);
-      results.push_back(run_trial(w.ctx, [&] {
-        std::atomic<bool> fired{false};
-        std::atomic<clock_type::time_point> fired_at{};
-        const auto start = clock_type::now();
-        t.expires_after(5ms);
-        const auto expiry = t.expiry();
-        t.async_wait([&](boost::system::error_code ec) {
-          BOOST_TEST(!ec);
-          fired_at.store(clock_type::now());
-          fired.store(true, std::memory_order_release);
-        });
-        compute_until(fired, start);
-        const bool during = fired.load(std::memory_order_acquire);
-        while (!fired.load(std::memory_order_acquire))
-          std::this_thread::yield();
-        return trial_result{fired_at.load() - expiry, during};
-      }));
+      results.push_back(timer_trial<typename Kit::timer>(w.ctx));
+      BOOST_TEST(!results.back().ec);
     }
     return results;
   }
@@ -244,41 +165,14 @@ struct read_case
 {
   static trial_results run()
   {
-    using tcp = typename Kit::tcp;
-    two_threads<Kit> w;
-    typename tcp::acceptor acc(w.ctx, typename tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-    typename tcp::socket a(w.ctx), b(w.ctx);
-    a.connect(acc.local_endpoint());
-    acc.accept(b);
+    two_threads<typename Kit::context> w;
+    auto [a, b] = socket_pair<typename Kit::tcp>(w.ctx);
     trial_results results;
     for (int i = 0; i < trials; ++i)
     {
-      std::atomic<clock_type::time_point> written_at{};
-      results.push_back(run_trial(w.ctx, [&] {
-        std::atomic<bool> done{false};
-        std::atomic<clock_type::time_point> done_at{};
-        char in[8];
-        const auto start = clock_type::now();
-        a.async_read_some(asio::buffer(in), [&](boost::system::error_code ec, std::size_t n) {
-          BOOST_TEST(!ec);
-          BOOST_TEST(n == 1u);
-          done_at.store(clock_type::now());
-          done.store(true, std::memory_order_release);
-        });
-        // The data arrives 5 ms later, from a thread that is not a worker.
-        std::thread writer([&] {
-          std::this_thread::sleep_for(5ms);
-          written_at.store(clock_type::now());
-          char c = 'x';
-          asio::write(b, asio::buffer(&c, 1));
-        });
-        compute_until(done, start);
-        const bool during = done.load(std::memory_order_acquire);
-        writer.join();
-        while (!done.load(std::memory_order_acquire))
-          std::this_thread::yield();
-        return trial_result{done_at.load() - written_at.load(), during};
-      }));
+      results.push_back(read_trial<typename Kit::tcp>(w.ctx, a, b));
+      BOOST_TEST(!results.back().ec);
+      BOOST_TEST(results.back().bytes == 1u);
     }
     return results;
   }
@@ -313,7 +207,7 @@ BOOST_AUTO_TEST_CASE(a_deferred_continuation_waits_for_the_running_handler_as_on
   // defer() is a promise that the work continues the caller: io_context keeps
   // it on the caller's thread until the handler returns, and so do we. This
   // pins the one case where "run at once elsewhere" is not the rule.
-  two_threads<nanorun_kit> w;
+  two_threads<nanorun::runtime> w;
   std::atomic<int> order{0};
   std::atomic<int> deferred_saw{-1};
   std::promise<void> done;

@@ -1,0 +1,295 @@
+// runtime::basic_executor_type: the executor of a nanorun runtime.
+//
+// One pointer wide (the allocator is stateless by default and takes no room),
+// so it fits in any_io_executor's small buffer. Properties are encoded in the
+// Bits template argument, as io_context does, so each require() yields a
+// distinct type and the tracked variant can count work in its constructor and
+// destructor.
+//
+// Included by <nanorun/runtime.hpp> once the runtime class is complete; users
+// include <nanorun/executor.hpp> (or runtime.hpp), which gets the order right
+// whichever comes first.
+#pragma once
+
+#include <nanorun/detail/fn_op.hpp>
+#include <nanorun/runtime.hpp>
+
+#include <boost/asio/execution.hpp>
+#include <boost/asio/execution_context.hpp>
+
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+namespace nanorun {
+
+namespace detail {
+
+// Runs f now, on behalf of an executor whose blocking.possibly execute() found
+// the caller already inside. An exception must not unwind through the Asio
+// machinery that called execute() (a strand invoker, an awaitable's pump): it
+// is kept and rethrown from run() once the current handler has returned, as
+// io_context does.
+template <class Function>
+void execute_inline(Function&& f, runtime& rt)
+{
+  std::decay_t<Function> tmp(std::forward<Function>(f));
+  try
+  {
+    std::move(tmp)();
+  }
+  catch (...)
+  {
+    rt.capture_current_exception();
+  }
+}
+
+} // namespace detail
+
+/// Executor used to submit work to a nanorun::runtime.
+/**
+ * Satisfies boost::asio::execution::executor and converts to
+ * boost::asio::any_io_executor.
+ *
+ * - blocking.possibly (the default): execute() runs the function inline when
+ *   the calling thread is inside this runtime's run(); otherwise it queues it.
+ * - blocking.never: execute() always queues.
+ * - outstanding_work.tracked: a distinct type whose copies count as outstanding
+ *   work, keeping run() from returning.
+ * - relationship.continuation: a hint that the function continues the caller;
+ *   it goes to the worker's LIFO slot.
+ *
+ * @par Thread safety
+ * Distinct objects: safe. Shared objects: safe.
+ */
+template <class Allocator, unsigned Bits>
+class runtime::basic_executor_type
+{
+  static constexpr unsigned blocking_never = 1;
+  static constexpr unsigned relationship_continuation = 2;
+  static constexpr unsigned outstanding_work_tracked = 4;
+  static constexpr bool is_tracked = (Bits & outstanding_work_tracked) != 0;
+
+  // Inside this class the member function context() hides the class name.
+  using runtime_type = nanorun::runtime;
+
+public:
+  basic_executor_type(const basic_executor_type& o) noexcept : rt_(o.rt_), alloc_(o.alloc_)
+  {
+    if constexpr (is_tracked)
+      if (rt_)
+        rt_->work_started();
+  }
+
+  basic_executor_type(basic_executor_type&& o) noexcept : rt_(o.rt_), alloc_(std::move(o.alloc_))
+  {
+    if constexpr (is_tracked)
+      o.rt_ = nullptr;
+  }
+
+  ~basic_executor_type()
+  {
+    if constexpr (is_tracked)
+      if (rt_)
+        rt_->work_finished();
+  }
+
+  basic_executor_type& operator=(const basic_executor_type& o) noexcept
+  {
+    if (this != &o)
+    {
+      if constexpr (is_tracked)
+      {
+        runtime_type* old = rt_;
+        rt_ = o.rt_;
+        if (rt_)
+          rt_->work_started();
+        if (old)
+          old->work_finished();
+      }
+      else
+        rt_ = o.rt_;
+      alloc_ = o.alloc_;
+    }
+    return *this;
+  }
+
+  basic_executor_type& operator=(basic_executor_type&& o) noexcept
+  {
+    if (this != &o)
+    {
+      if constexpr (is_tracked)
+      {
+        runtime_type* old = rt_;
+        rt_ = o.rt_;
+        o.rt_ = nullptr;
+        if (old)
+          old->work_finished();
+      }
+      else
+        rt_ = o.rt_;
+      alloc_ = std::move(o.alloc_);
+    }
+    return *this;
+  }
+
+  /// Whether the calling thread is inside a run function of the runtime.
+  bool running_in_this_thread() const noexcept { return rt_->running_in_this_thread(); }
+
+  friend bool operator==(const basic_executor_type& a, const basic_executor_type& b) noexcept
+  {
+    return a.rt_ == b.rt_ && a.alloc_ == b.alloc_;
+  }
+  friend bool operator!=(const basic_executor_type& a, const basic_executor_type& b) noexcept
+  {
+    return !(a == b);
+  }
+
+  /// @name require
+  /// @{
+  constexpr basic_executor_type<Allocator, Bits | blocking_never> require(
+      boost::asio::execution::blocking_t::never_t) const noexcept
+  {
+    return {rt_, alloc_};
+  }
+  constexpr basic_executor_type<Allocator, Bits & ~blocking_never> require(
+      boost::asio::execution::blocking_t::possibly_t) const noexcept
+  {
+    return {rt_, alloc_};
+  }
+  constexpr basic_executor_type<Allocator, Bits | relationship_continuation> require(
+      boost::asio::execution::relationship_t::continuation_t) const noexcept
+  {
+    return {rt_, alloc_};
+  }
+  constexpr basic_executor_type<Allocator, Bits & ~relationship_continuation> require(
+      boost::asio::execution::relationship_t::fork_t) const noexcept
+  {
+    return {rt_, alloc_};
+  }
+  constexpr basic_executor_type<Allocator, Bits | outstanding_work_tracked> require(
+      boost::asio::execution::outstanding_work_t::tracked_t) const noexcept
+  {
+    return {rt_, alloc_};
+  }
+  constexpr basic_executor_type<Allocator, Bits & ~outstanding_work_tracked> require(
+      boost::asio::execution::outstanding_work_t::untracked_t) const noexcept
+  {
+    return {rt_, alloc_};
+  }
+  template <class OtherAllocator>
+  constexpr basic_executor_type<OtherAllocator, Bits> require(
+      boost::asio::execution::allocator_t<OtherAllocator> a) const noexcept
+  {
+    return {rt_, a.value()};
+  }
+  constexpr basic_executor_type<std::allocator<void>, Bits> require(
+      boost::asio::execution::allocator_t<void>) const noexcept
+  {
+    return {rt_, std::allocator<void>()};
+  }
+  /// @}
+
+  /// @name query
+  /// @{
+  static constexpr boost::asio::execution::mapping_t query(boost::asio::execution::mapping_t) noexcept
+  {
+    return boost::asio::execution::mapping.thread;
+  }
+  runtime_type& query(boost::asio::execution::context_t) const noexcept { return *rt_; }
+  static constexpr boost::asio::execution::blocking_t query(boost::asio::execution::blocking_t) noexcept
+  {
+    return (Bits & blocking_never) ? boost::asio::execution::blocking_t(boost::asio::execution::blocking.never)
+                                   : boost::asio::execution::blocking_t(boost::asio::execution::blocking.possibly);
+  }
+  static constexpr boost::asio::execution::relationship_t query(boost::asio::execution::relationship_t) noexcept
+  {
+    return (Bits & relationship_continuation)
+               ? boost::asio::execution::relationship_t(boost::asio::execution::relationship.continuation)
+               : boost::asio::execution::relationship_t(boost::asio::execution::relationship.fork);
+  }
+  static constexpr boost::asio::execution::outstanding_work_t query(
+      boost::asio::execution::outstanding_work_t) noexcept
+  {
+    return is_tracked ? boost::asio::execution::outstanding_work_t(boost::asio::execution::outstanding_work.tracked)
+                      : boost::asio::execution::outstanding_work_t(boost::asio::execution::outstanding_work.untracked);
+  }
+  template <class ProtoAllocator>
+  constexpr Allocator query(boost::asio::execution::allocator_t<ProtoAllocator>) const noexcept
+  {
+    return alloc_;
+  }
+  constexpr Allocator query(boost::asio::execution::allocator_t<void>) const noexcept { return alloc_; }
+  std::size_t query(boost::asio::execution::occupancy_t) const noexcept { return rt_->concurrency(); }
+  /// @}
+
+  /// Submits a function for execution (see the class comment for when it runs inline).
+  template <class Function>
+  void execute(Function&& f) const
+  {
+    if constexpr (!(Bits & blocking_never))
+    {
+      if (rt_->running_in_this_thread())
+      {
+        detail::execute_inline(std::forward<Function>(f), *rt_);
+        return;
+      }
+    }
+    rt_->post_op(detail::make_fn_op(std::forward<Function>(f), alloc_), (Bits & relationship_continuation) != 0);
+  }
+
+#if !defined(BOOST_ASIO_NO_TS_EXECUTORS)
+  /// @name Networking TS members, for code written against io_context's executor.
+  /// @{
+  runtime_type& context() const noexcept { return *rt_; }
+  void on_work_started() const noexcept { rt_->work_started(); }
+  void on_work_finished() const noexcept { rt_->work_finished(); }
+
+  template <class Function, class OtherAllocator>
+  void dispatch(Function&& f, const OtherAllocator& a) const
+  {
+    if (rt_->running_in_this_thread())
+    {
+      std::decay_t<Function> tmp(std::forward<Function>(f));
+      std::move(tmp)();
+      return;
+    }
+    post(std::forward<Function>(f), a);
+  }
+
+  template <class Function, class OtherAllocator>
+  void post(Function&& f, const OtherAllocator& a) const
+  {
+    rt_->post_op(detail::make_fn_op(std::forward<Function>(f), a), false);
+  }
+
+  template <class Function, class OtherAllocator>
+  void defer(Function&& f, const OtherAllocator& a) const
+  {
+    rt_->post_op(detail::make_fn_op(std::forward<Function>(f), a), true);
+  }
+  /// @}
+#endif
+
+private:
+  friend class nanorun::runtime;
+  template <class, unsigned>
+  friend class basic_executor_type;
+
+  basic_executor_type(runtime_type* rt, const Allocator& a) noexcept : rt_(rt), alloc_(a)
+  {
+    if constexpr (is_tracked)
+      if (rt_)
+        rt_->work_started();
+  }
+
+  runtime_type* rt_;
+  [[no_unique_address]] Allocator alloc_;
+};
+
+inline runtime::executor_type runtime::get_executor() noexcept
+{
+  return executor_type(this, std::allocator<void>());
+}
+
+} // namespace nanorun
