@@ -45,9 +45,19 @@ runtime::runtime(int concurrency_hint) : impl_(std::make_unique<detail::schedule
 runtime::~runtime()
 {
   impl_->stop();
+#if !defined(BOOST_ASIO_HAS_IOCP)
+  // Without the bridge, Asio's reactor scheduler runs a thread of its own:
+  // stop and join it before the services below close sockets, so that it
+  // never completes an operation while they are being torn down.
+  // Not with IOCP: win_iocp_io_context::shutdown() waits until every
+  // overlapped operation has come back, which only happens once the socket
+  // services (shut down first by shutdown() below) have closed the sockets;
+  // until then its thread only moves completions to nanorun's queue, which
+  // drain() destroys without running them.
   using asio_scheduler = boost::asio::detail::io_context_impl;
   if (!detail::asio_bridge_supported() && boost::asio::has_service<asio_scheduler>(*this))
     boost::asio::use_service<asio_scheduler>(*this).shutdown();
+#endif
   shutdown();
   impl_->shutdown_timers();
   impl_->shutdown_io();

@@ -63,7 +63,9 @@ BOOST_AUTO_TEST_CASE(socket_members_with_flags)
     p.server.io_control(readable);
     r.expect("bytes_readable after 10 bytes", readable.get() == 10u, true);
     r("available", p.server.available());
-    r.expect("at_mark", p.server.at_mark(), false);
+    // Winsock's SIOCATMARK is true while no urgent byte is pending, the
+    // reverse of BSD's; both libraries pass on what it says.
+    r.expect_os("at_mark", p.server.at_mark(), false, true);
     r("receive(peek)", p.server.receive(asio::buffer(buf), socket::message_peek));
     r("available after a peek", p.server.available());
     r("receive(4, flags 0)", p.server.receive(asio::buffer(buf, 4), 0));
@@ -303,13 +305,15 @@ BOOST_AUTO_TEST_CASE(non_blocking_modes)
     run(ctx);
     r.expect("async read on a blocking descriptor", e, {});
     r("async read bytes", n);
-    r.expect("native mode after an async operation", s.native_non_blocking(), true);
+    r.expect_unless_iocp("native mode after an async operation", s.native_non_blocking(), true);
 
     // A blocking descriptor handed over is made non-blocking by the first
     // asynchronous operation, before it tries anything.
     socket handed(ctx);
     {
-      socket tmp(ctx);
+      using R = typename release_source<S>::type;
+      typename R::context tmp_ctx;
+      typename R::tcp::socket tmp(tmp_ctx);
       tmp.connect(p.acceptor.local_endpoint());
       tmp.native_non_blocking(false);
       handed.assign(tcp::v4(), tmp.release());
@@ -320,7 +324,7 @@ BOOST_AUTO_TEST_CASE(non_blocking_modes)
     e = asio::error::fault;
     n = 0;
     handed.async_read_some(asio::buffer(buf), [&](error_code e0, std::size_t m) { e = e0, n = m; });
-    r.expect("made non-blocking by async_read_some", handed.native_non_blocking(), true);
+    r.expect_unless_iocp("made non-blocking by async_read_some", handed.native_non_blocking(), true);
     peer.send(asio::buffer("hand", 4));
     run(ctx);
     r.expect("its read", e, {});
@@ -376,7 +380,8 @@ BOOST_AUTO_TEST_CASE(acceptor_members)
     error_code waited = asio::error::fault;
     acc.async_wait(tcp::acceptor::wait_read, [&](error_code e) { waited = e; });
     run(ctx);
-    r.expect("async_wait(read)", waited, {});
+    // (Asio's IOCP acceptor waits with a zero-byte receive: not_connected.)
+    r.expect_unless_iocp("async_wait(read)", waited, error_code{});
     waited = asio::error::fault;
     typename tcp::acceptor idle(ctx, loopback());
     idle.async_wait(tcp::acceptor::wait_read, [&](error_code e) { waited = e; });
@@ -384,8 +389,13 @@ BOOST_AUTO_TEST_CASE(acceptor_members)
     run(ctx);
     r.expect("cancel() aborts the wait", waited, asio::error::operation_aborted);
 
-    const auto fd = acc.release(); // -1, or INVALID_SOCKET (~0) on Windows, if none
-    r.expect("release() gives the descriptor", fd != static_cast<decltype(fd)>(-1) && !acc.is_open(), true);
+    using R = typename release_source<S>::type;
+    typename R::context rctx;
+    typename R::tcp::acceptor listening(rctx, loopback());
+    typename tcp::socket c2(ctx);
+    c2.connect(listening.local_endpoint());
+    const auto fd = listening.release(); // -1, or INVALID_SOCKET (~0) on Windows, if none
+    r.expect("release() gives the descriptor", fd != static_cast<decltype(fd)>(-1) && !listening.is_open(), true);
     typename tcp::acceptor adopted(ctx, tcp::v4(), fd);
     typename tcp::socket s(ctx);
     adopted.accept(s, ec);

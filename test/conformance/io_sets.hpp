@@ -56,6 +56,24 @@ struct nanorun_set
 
 using both_sets = std::tuple<asio_set, nanorun_set>;
 
+// The type set whose sockets hand their native handle out with release().
+// Asio's IOCP sockets detach the handle from their completion port with
+// FileReplaceCompletionInformation (Windows 8.1 and later), which Wine does
+// not implement: there release() fails with operation_not_supported, and a
+// scenario that needs a released handle takes it from a nanorun socket.
+template <class S>
+struct release_source
+{
+  using type = S;
+};
+#if defined(_WIN32)
+template <>
+struct release_source<asio_set>
+{
+  using type = nanorun_set;
+};
+#endif
+
 // Bounds every run: an operation still pending after it is a failure (its
 // handler did not run), never a hang. Not a timing assertion.
 inline constexpr auto limit = std::chrono::seconds(10);
@@ -88,6 +106,7 @@ public:
   {
     std::string label;
     std::string value;
+    bool compared = true; // false: see expect_unless_iocp
   };
 
   void operator()(const std::string& label, const error_code& ec) { add(label, text(ec)); }
@@ -112,6 +131,40 @@ public:
   {
     (*this)(label, b);
     BOOST_TEST(b == expected, set_ << ": " << label << ": " << b << ", expected " << expected);
+  }
+
+  // Where Asio's own Windows sockets (IOCP, with a select() reactor for
+  // waits) differ from its reactor sockets, nanorun keeps the reactor
+  // behaviour on every OS (doc/migrating-from-io_context.md, "On Windows").
+  // There nanorun's value is checked against `expected`, Asio's is only
+  // recorded, and the entry is left out of the comparison. Elsewhere this is
+  // expect().
+  template <class T, class U>
+  void expect_unless_iocp(const std::string& label, const T& value, const U& expected)
+  {
+#if defined(_WIN32)
+    if (std::string(set_) == asio_set::name)
+      (*this)(label, value);
+    else
+      expect(label, value, expected);
+    entries_.back().compared = false;
+#else
+    expect(label, value, expected);
+#endif
+  }
+
+  // What the OS itself answers, passed through by both libraries, where
+  // Windows and POSIX answer differently.
+  template <class T, class U>
+  void expect_os(const std::string& label, const T& value, const U& on_posix, const U& on_windows)
+  {
+#if defined(_WIN32)
+    (void)on_posix;
+    expect(label, value, on_windows);
+#else
+    (void)on_windows;
+    expect(label, value, on_posix);
+#endif
   }
 
   void set_name(const char* n) { set_ = n; }
@@ -139,7 +192,8 @@ void same_on_both(Scenario scenario)
     const auto& x = a.entries()[i];
     const auto& y = n.entries()[i];
     BOOST_TEST(x.label == y.label);
-    BOOST_TEST(y.value == x.value, y.label << ": nanorun " << y.value << ", asio " << x.value);
+    if (x.compared && y.compared)
+      BOOST_TEST(y.value == x.value, y.label << ": nanorun " << y.value << ", asio " << x.value);
   }
 }
 

@@ -183,7 +183,7 @@ struct wait_action
   native_handle fd;
   int dir; // 0 read, 1 write, 2 error
 
-  bool perform(reactor_op& op) { return socket_ops::poll_ready(fd, dir, 0, op.ec) || op.ec; }
+  bool perform(reactor_op& op) { return socket_ops::wait_ready(fd, dir, op.event_error, op.ec) || op.ec; }
   template <class Work, class Handler>
   void complete(Work& w, Handler& h, const boost::system::error_code& ec, std::size_t)
   {

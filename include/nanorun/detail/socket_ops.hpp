@@ -79,6 +79,9 @@ void get_option(native_handle fd, int level, int name, void* value, std::size_t*
 // Blocks until fd is ready in the direction (0 read, 1 write, 2 error), or
 // returns at once with timeout_ms 0. True if ready.
 bool poll_ready(native_handle fd, int dir, int timeout_ms, error_code& ec);
+// An asynchronous wait's attempt: poll_ready without blocking, given the
+// error the readiness event carried (see wait_action).
+bool wait_ready(native_handle fd, int dir, int event_error, error_code& ec);
 // The OS's SOMAXCONN.
 int max_listen_connections() noexcept;
 

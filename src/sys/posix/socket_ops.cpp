@@ -454,6 +454,10 @@ bool poll_ready(int fd, int dir, int timeout_ms, error_code& ec)
   }
 }
 
+// poll() reports a reset as POLLERR whatever was asked for: the event's
+// error adds nothing.
+bool wait_ready(int fd, int dir, int, error_code& ec) { return poll_ready(fd, dir, 0, ec); }
+
 int max_listen_connections() noexcept { return SOMAXCONN; }
 
 } // namespace nanorun::detail::socket_ops

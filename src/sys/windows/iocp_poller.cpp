@@ -315,6 +315,9 @@ bool iocp_poller::complete(registration* r, ready_event& ev) noexcept
         reported = ready & (r->interest | ready_final);
       if ((h.events & afd_connect_fail) && !nt_success(h.status))
         error = winsock_error_of(h.status);
+      else if (h.events & afd_abort)
+        error = WSAECONNRESET; // for an error wait: see socket_ops::wait_ready
+
     }
   }
   else if (status != status_cancelled)

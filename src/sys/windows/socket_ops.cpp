@@ -445,6 +445,21 @@ bool poll_ready(native_handle fd, int dir, int timeout_ms, error_code& ec)
   return r > 0;
 }
 
+// select() has no set for a reset connection: its exception set holds
+// out-of-band data and failed connects only. The reactor hands the reset
+// over as the event's error (AFD_POLL_ABORT, see iocp_poller), and an error
+// wait completes on it, as it does on Linux where poll() reports POLLERR.
+// (Asio's own IOCP sockets never complete a wait_error on a reset.)
+bool wait_ready(native_handle fd, int dir, int event_error, error_code& ec)
+{
+  if (dir == 2 && event_error != 0)
+  {
+    ec.clear();
+    return true;
+  }
+  return poll_ready(fd, dir, 0, ec);
+}
+
 int max_listen_connections() noexcept { return SOMAXCONN; }
 
 } // namespace nanorun::detail::socket_ops

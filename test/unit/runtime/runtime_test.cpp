@@ -184,7 +184,12 @@ BOOST_AUTO_TEST_CASE(work_is_spread_over_threads_in_run)
           ids.insert(std::this_thread::get_id());
         }
         // Long enough that the other worker has time to wake and steal.
-        std::this_thread::sleep_for(std::chrono::microseconds(50));
+        // Computed, not slept: mingw-w64's sleep_for rounds anything under a
+        // millisecond down to nothing.
+        const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+        while (std::chrono::steady_clock::now() < until)
+        {
+        }
         ++done;
       });
   });

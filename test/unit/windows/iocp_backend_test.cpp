@@ -269,6 +269,23 @@ BOOST_AUTO_TEST_CASE(peer_reset_wakes_every_direction_for_good)
   BOOST_TEST(ev.ready == (all_directions | ready_final));
 }
 
+// Asio's wait_error on a socket that is reset: only the exceptional
+// condition is asked for, and the reset must still be reported.
+BOOST_AUTO_TEST_CASE(peer_reset_reaches_an_error_only_interest)
+{
+  winsock ws;
+  tcp_pair p;
+  auto b = iocp();
+  int key;
+  BOOST_REQUIRE(!b->add(p.server.h(), &key, ready_error));
+  linger l{1, 0};
+  BOOST_REQUIRE(::setsockopt(p.client.s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&l), sizeof l) == 0);
+  p.client.close();
+  const ready_event ev = wait_key(*b, &key);
+  BOOST_TEST((ev.ready & ready_error) != 0u);
+  BOOST_TEST(ev.error == WSAECONNRESET); // what an error wait completes on (socket_ops::wait_ready)
+}
+
 BOOST_AUTO_TEST_CASE(refused_connect_carries_its_error)
 {
   winsock ws;
