@@ -310,7 +310,9 @@ private:
   int concurrency_hint_;
   const bool one_thread_; // concurrency hint 1: see announce_fork()
 
-  timer_queue timers_;
+  // On a line of its own: idle workers arm, fire and prepare timers while a
+  // busy worker reads the read-mostly fields above on every post.
+  alignas(64) timer_queue timers_;
   std::atomic<bool> driver_taken_{false};           // exchange(acquire) to take; store(release) to give back
   std::atomic<worker_slot*> driver_slot_{nullptr};  // set by the driver before driver_until_
   // The driver's wake-up time; the lowest value while nobody drives. SeqCst:
