@@ -12,7 +12,13 @@
 //     runs while the coroutine is already suspended, and the thread returns to
 //     the runtime as soon as it ends. Wrappers that tokens add around the
 //     coroutine's handler (as_tuple, redirect_error, bound executors,
-//     cancellation slots, allocators) are looked through.
+//     cancellation slots, allocators) are looked through, and so are Asio's
+//     composed reads and writes (async_read, async_write, async_read_until)
+//     whose final handler resumes a coroutine: each step's completion either
+//     starts the next step or resumes the coroutine, which waits for nothing
+//     else. Without this, the first step of every co_await async_write that
+//     finished at once was a fork, announced to a parked driver that woke up
+//     for nothing (an eventfd write and read per message in an echo server).
 #pragma once
 
 #include <boost/asio/bind_allocator.hpp>
@@ -20,7 +26,10 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/detail/handler_cont_helpers.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <type_traits>
@@ -61,6 +70,42 @@ struct is_coroutine_resumption<boost::asio::cancellation_slot_binder<Handler, Sl
 
 template <class Handler, class Allocator>
 struct is_coroutine_resumption<boost::asio::allocator_binder<Handler, Allocator>> : is_coroutine_resumption<Handler>
+{
+};
+
+template <class Stream, class Buffers, class Iterator, class Condition, class Handler>
+struct is_coroutine_resumption<boost::asio::detail::read_op<Stream, Buffers, Iterator, Condition, Handler>>
+    : is_coroutine_resumption<Handler>
+{
+};
+
+template <class Stream, class Buffers, class Iterator, class Condition, class Handler>
+struct is_coroutine_resumption<boost::asio::detail::write_op<Stream, Buffers, Iterator, Condition, Handler>>
+    : is_coroutine_resumption<Handler>
+{
+};
+
+template <class Stream, class DynamicBuffer, class Handler>
+struct is_coroutine_resumption<boost::asio::detail::read_until_delim_op_v1<Stream, DynamicBuffer, Handler>>
+    : is_coroutine_resumption<Handler>
+{
+};
+
+template <class Stream, class DynamicBuffer, class Handler>
+struct is_coroutine_resumption<boost::asio::detail::read_until_delim_string_op_v1<Stream, DynamicBuffer, Handler>>
+    : is_coroutine_resumption<Handler>
+{
+};
+
+template <class Stream, class DynamicBuffer, class Handler>
+struct is_coroutine_resumption<boost::asio::detail::read_until_delim_op_v2<Stream, DynamicBuffer, Handler>>
+    : is_coroutine_resumption<Handler>
+{
+};
+
+template <class Stream, class DynamicBuffer, class Handler>
+struct is_coroutine_resumption<boost::asio::detail::read_until_delim_string_op_v2<Stream, DynamicBuffer, Handler>>
+    : is_coroutine_resumption<Handler>
 {
 };
 
