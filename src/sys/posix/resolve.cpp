@@ -1,22 +1,41 @@
 // Name resolution: getaddrinfo and getnameinfo, with errors mapped as Asio
 // maps them. See include/nanorun/detail/socket_ops.hpp.
+//
+// Also the Windows build's: Winsock has the same two calls (ws2tcpip.h), so
+// only the headers, Winsock's start-up and the error of last resort differ.
 #include <nanorun/detail/socket_ops.hpp>
 
 #include <boost/asio/error.hpp>
 
+#if defined(_WIN32)
+#include "sys/windows/winsock.hpp"
+
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
 #include <cerrno>
 #include <netdb.h>
 #include <sys/socket.h>
+#endif
 
 namespace nanorun::detail::socket_ops {
 
 namespace {
+
+void prepare()
+{
+#if defined(_WIN32)
+  sys::windows::ensure_winsock();
+#endif
+}
+
 error_code addrinfo_error(int e) noexcept
 {
   namespace err = boost::asio::error;
   switch (e)
   {
   // The same mapping as Asio's: every "no such name" is host_not_found.
+  // (On Windows EAI_NODATA, WSANO_DATA, differs from EAI_NONAME.)
   case EAI_NONAME:
 #if defined(EAI_ADDRFAMILY)
   case EAI_ADDRFAMILY:
@@ -39,8 +58,13 @@ error_code addrinfo_error(int e) noexcept
     return err::no_memory;
   case EAI_BADFLAGS:
     return err::invalid_argument;
+#if defined(_WIN32)
+  default: // Winsock's error itself, as Asio
+    return {e, boost::system::system_category()};
+#else
   default: // EAI_SYSTEM and anything unknown: errno, as Asio
     return {errno, boost::system::system_category()};
+#endif
   }
 }
 } // namespace
@@ -49,6 +73,7 @@ std::vector<resolved_address> resolve(const std::string& host, const std::string
                                       int socktype, int protocol, int flags, std::string& canonical_name,
                                       error_code& ec)
 {
+  prepare();
   addrinfo hints{};
   hints.ai_family = family;
   hints.ai_socktype = socktype;
@@ -83,6 +108,7 @@ std::vector<resolved_address> resolve(const std::string& host, const std::string
 void resolve_endpoint(const void* addr, std::size_t len, int socktype, std::string& host, std::string& service,
                       error_code& ec)
 {
+  prepare();
   char h[NI_MAXHOST];
   char s[NI_MAXSERV];
   const int dgram = socktype == SOCK_DGRAM ? NI_DGRAM : 0;
