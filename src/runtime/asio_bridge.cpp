@@ -19,11 +19,13 @@
 //     epoll instance is itself pollable: it is readable when any of its
 //     descriptors, Asio's timerfd and its interrupter included, is ready).
 //     Whichever worker sees it readable (the one parked in the reactor, or a
-//     busy one polling) runs the bridge's operation, which runs Asio's
-//     scheduler: poll() runs its reactor without blocking and every
-//     completion that is ready. Completion handlers bound to the runtime's
-//     executor run inline there, on the worker, as they would on an
-//     io_context thread.
+//     busy one polling) runs the bridge's operation: it takes Asio's task
+//     operation, runs Asio's reactor without blocking to collect the ready
+//     events, re-arms the one-shot watch only then (so that a second worker
+//     is not woken for events already taken), and runs Asio's scheduler:
+//     poll() runs every completion that is ready. Completion handlers bound
+//     to the runtime's executor run inline there, on the worker, as they
+//     would on an io_context thread.
 //  3. Asio posts work to its scheduler from other paths too (an operation
 //     that fails at once, cancellation, the resolver's thread). Its scheduler
 //     then wakes a thread blocked in its condition variable (there are none)
@@ -166,6 +168,7 @@ private:
   }
 
   void drive();
+  void rearm() noexcept;
 
   nanorun::runtime& rt_;
   ad::scheduler& sched_;
@@ -185,12 +188,16 @@ void asio_bridge::watch_op::run(operation* base, bool invoke)
     return;
   }
   b.rt_.work_started();
-  // Release: pairs with the reactor's exchange; from here on new readiness
-  // queues the watch again, even while this worker polls, so another worker
-  // can run Asio's ready handlers alongside.
-  self->queued.store(false, std::memory_order_release);
-  b.rt_.scheduler_impl().reactor().rearm_external(self);
   b.drive();
+}
+
+void asio_bridge::rearm() noexcept
+{
+  // Release: pairs with the reactor's exchange; from here on new readiness
+  // queues the watch again, even while this worker runs Asio's handlers, so
+  // another worker can take Asio's reactor alongside.
+  watch_.queued.store(false, std::memory_order_release);
+  rt_.scheduler_impl().reactor().rearm_external(&watch_);
 }
 
 void asio_bridge::drive()
@@ -209,23 +216,73 @@ void asio_bridge::drive()
     }
   } guard{*this};
 
-  boost::system::error_code ec;
   ad::scheduler_operation* const task_op = &(sched_.*member(sched_task_op{}));
+  ad::op_queue<ad::scheduler_operation>& queue = sched_.*member(sched_queue{});
+  auto& mutex = sched_.*member(sched_mutex{});
+
+  // Take Asio's events out of its epoll descriptor before the watch is
+  // re-armed: re-arming first would find the descriptor still readable and
+  // wake a second worker for events this one is about to take. Holding the
+  // task operation is what gives the right to run Asio's reactor, as in
+  // Asio's own scheduler; if it is not at the front (completions were posted
+  // ahead of it, or another worker is running the reactor), poll() below
+  // gets to it in Asio's order.
+  bool took_task = false;
+  {
+    ad::conditionally_enabled_mutex::scoped_lock lock(mutex);
+    if (queue.front() == task_op)
+    {
+      queue.pop();
+      // As Asio's scheduler does while its task runs: nothing needs an
+      // interrupt, everything queued meanwhile is run by the poll below.
+      sched_.*member(sched_task_interrupted{}) = true;
+      took_task = true;
+    }
+  }
+  if (took_task)
+  {
+    ad::op_queue<ad::scheduler_operation> ready;
+    struct give_back
+    {
+      asio_bridge& b;
+      ad::op_queue<ad::scheduler_operation>& ready;
+      ad::scheduler_operation* task_op;
+      ~give_back()
+      {
+        ad::conditionally_enabled_mutex::scoped_lock lock(b.sched_.*member(sched_mutex{}));
+        auto& q = b.sched_.*member(sched_queue{});
+        q.push(ready);
+        q.push(task_op);
+      }
+    };
+    {
+      give_back back{*this, ready, task_op};
+      reactor_.run(0, ready);
+      rearm();
+    }
+  }
+  else
+    rearm();
+
+  boost::system::error_code ec;
   for (;;)
   {
-    sched_.poll(ec);
-    ad::conditionally_enabled_mutex::scoped_lock lock(sched_.*member(sched_mutex{}));
-    ad::op_queue<ad::scheduler_operation>& queue = sched_.*member(sched_queue{});
-    ad::scheduler_operation* front = queue.front();
-    // Nothing but the task queued (or the task out, being run by another
-    // worker, whose poll sees what is queued): from now on posts must
-    // interrupt (see step 3). Otherwise something was posted after our
-    // poll's last look, without an interrupt: poll again.
-    if (!front || (front == task_op && ad::op_queue_access::next(front) == nullptr))
     {
-      sched_.*member(sched_task_interrupted{}) = false;
-      return;
+      ad::conditionally_enabled_mutex::scoped_lock lock(mutex);
+      ad::scheduler_operation* front = queue.front();
+      // Nothing but the task queued (or the task out, being run by another
+      // worker, whose poll sees what is queued): from now on posts must
+      // interrupt (see step 3).
+      if (!front || (front == task_op && ad::op_queue_access::next(front) == nullptr))
+      {
+        sched_.*member(sched_task_interrupted{}) = false;
+        return;
+      }
     }
+    // Runs what is queued, Asio's reactor once more when it reaches the
+    // task, and returns; anything posted after its last look without an
+    // interrupt is found by the check above.
+    sched_.poll(ec);
   }
 }
 
