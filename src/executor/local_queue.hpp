@@ -113,6 +113,26 @@ public:
     std::int64_t since_ns = 0;
   };
 
+  // Thief, a look that takes nothing: whether steal_into() with the same
+  // watch would take something now. Records a lone item in `watch` as
+  // steal_into() does, so that a spinning thief can tell a chain (the index
+  // moves) from work left behind by a busy handler without stealing.
+  bool worth_stealing(lone_item_watch& watch, std::int64_t now_ns, std::int64_t patience_ns) const noexcept
+  {
+    // Acquire both: pair with the owner's and thieves' releases, as in
+    // steal_into(); tail is read second, so tail - real cannot underflow.
+    const std::uint32_t real = unpack_real(head_.load(std::memory_order_acquire));
+    const std::uint32_t n = tail_.load(std::memory_order_acquire) - real;
+    if (n != 1)
+      return n != 0;
+    if (watch.queue != this || watch.real != real)
+    {
+      watch = {this, real, now_ns};
+      return false;
+    }
+    return now_ns - watch.since_ns >= patience_ns;
+  }
+
   // Thief: moves half of this queue's items into `dst` (owned by the caller)
   // and returns one of them to run now, or null if there was nothing to take.
   //

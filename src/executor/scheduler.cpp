@@ -340,7 +340,7 @@ operation* scheduler::search(thread_state& ts)
     worker_slot* victim = slots_[(start + i) % n].load(std::memory_order_relaxed);
     if (victim == ts.slot)
       continue;
-    if (operation* op = victim->queue.steal_into(ts.slot->queue, &ts.watch, now, patience))
+    if (operation* op = victim->queue.steal_into(ts.slot->queue, &ts.slot->watches[victim->index], now, patience))
       return op;
   }
   return pull_injector(ts);
@@ -349,20 +349,16 @@ operation* scheduler::search(thread_state& ts)
 bool scheduler::stealable_work_visible(thread_state& ts) const noexcept
 {
   // What search() would take: the injector, a queue of two or more, or a lone
-  // item that has outwaited the watch. Anything else is left to its owner.
+  // item that has outwaited its watch. Anything else is left to its owner.
   if (stopped_.load(std::memory_order_acquire) || injector_.maybe_nonempty())
     return true;
   const std::size_t n = num_slots_.load(std::memory_order_acquire);
+  const timer_ns now = steady_now();
+  const timer_ns patience = std::chrono::nanoseconds(lone_item_patience).count();
   for (std::size_t i = 0; i < n; ++i)
   {
     const worker_slot* s = slots_[i].load(std::memory_order_relaxed);
-    if (s == ts.slot)
-      continue;
-    const std::uint32_t size = s->queue.size_hint();
-    if (size >= 2)
-      return true;
-    if (size == 1 && (ts.watch.queue != &s->queue ||
-                      steady_now() - ts.watch.since_ns >= std::chrono::nanoseconds(lone_item_patience).count()))
+    if (s != ts.slot && s->queue.worth_stealing(ts.slot->watches[s->index], now, patience))
       return true;
   }
   return false;

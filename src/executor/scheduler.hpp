@@ -159,6 +159,11 @@ struct worker_slot
   bool notified = false;                 // guarded by park_mutex
   bool in_reactor = false;               // guarded by park_mutex: wake through the reactor
   bool take_role = false;                // guarded by park_mutex: handed the driver role
+  // The owner's looks, as a thief, at each other slot's lone item, indexed by
+  // that slot's index (see local_queue::steal_into). One per victim: a single
+  // watch shared by all victims would be reset by each in turn when two
+  // busy handlers each left an item behind, and neither would ever be taken.
+  std::unique_ptr<local_queue::lone_item_watch[]> watches{new local_queue::lone_item_watch[max_workers]};
 };
 
 // What a thread inside run() knows about itself. Lives on run()'s stack.
@@ -172,7 +177,6 @@ struct thread_state
   std::uint32_t until_injector = injector_interval; // handlers left before the injector goes first
   std::uint32_t lifo_polls = 0;
   std::uint32_t rng = 0;
-  local_queue::lone_item_watch watch; // see local_queue::steal_into
   bool searching = false;         // counted in scheduler::idle_ as searching
   bool borrowed_slot = false;     // a nested run() using the enclosing run()'s slot
   bool yielding = false;          // the running handler yielded: its posts go to the back

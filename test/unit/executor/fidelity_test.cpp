@@ -230,4 +230,50 @@ BOOST_AUTO_TEST_CASE(a_deferred_continuation_waits_for_the_running_handler_as_on
   BOOST_TEST(deferred_saw.load() == 1);
 }
 
+BOOST_AUTO_TEST_CASE(posts_left_by_two_computing_handlers_both_run_on_the_third_thread)
+{
+  // Three threads: two handlers each post one handler and then compute until
+  // both posted handlers have run (or 5 s). io_context runs both on the third
+  // thread at once. A thief that remembered one lone item at a time forgot
+  // each while looking at the other, and took neither until a poster returned.
+  nanorun::runtime rt(3);
+  auto guard = asio::make_work_guard(rt);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i)
+    threads.emplace_back([&] { rt.run(); });
+  for (int trial = 0; trial < 3; ++trial)
+  {
+    std::atomic<int> ran{0};
+    std::atomic<int> computed_past{0};
+    std::atomic<int> finished{0};
+    std::atomic<int> computing{0};
+    for (int h = 0; h < 2; ++h)
+      asio::post(rt, [&] {
+        // Both computing first, so that the posts land in two busy queues.
+        computing.fetch_add(1);
+        const auto start = clock_type::now();
+        while (computing.load() < 2 && clock_type::now() - start < 5s)
+          std::this_thread::yield();
+        asio::post(rt, [&] { ran.fetch_add(1); });
+        while (ran.load() < 2 && clock_type::now() - start < 5s)
+          std::this_thread::yield();
+        if (ran.load() < 2)
+          computed_past.fetch_add(1);
+        finished.fetch_add(1);
+      });
+    const auto start = clock_type::now();
+    while (finished.load() < 2 && clock_type::now() - start < 30s)
+      std::this_thread::sleep_for(1ms);
+    BOOST_REQUIRE_EQUAL(finished.load(), 2);
+    BOOST_TEST(computed_past.load() == 0, "trial " << trial << ": a posted handler waited 5 s for its poster");
+    while (ran.load() < 2 && clock_type::now() - start < 30s)
+      std::this_thread::sleep_for(1ms);
+    BOOST_TEST(ran.load() == 2);
+  }
+  guard.reset();
+  rt.stop();
+  for (auto& t : threads)
+    t.join();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
