@@ -22,10 +22,10 @@
 //     busy one polling) runs the bridge's operation: it takes Asio's task
 //     operation, runs Asio's reactor without blocking to collect the ready
 //     events, re-arms the one-shot watch only then (so that a second worker
-//     is not woken for events already taken), and runs Asio's scheduler:
-//     poll() runs every completion that is ready. Completion handlers bound
-//     to the runtime's executor run inline there, on the worker, as they
-//     would on an io_context thread.
+//     is not woken for events already taken), and runs the completions that
+//     are ready through Asio's scheduler, one poll_one() at a time.
+//     Completion handlers bound to the runtime's executor run inline there,
+//     on the worker, as they would on an io_context thread.
 //  3. Asio posts work to its scheduler from other paths too (an operation
 //     that fails at once, cancellation, the resolver's thread). Its scheduler
 //     then wakes a thread blocked in its condition variable (there are none)
@@ -121,6 +121,28 @@ template struct grant<&ad::scheduler::op_queue_, sched_queue>;
 template struct grant<&ad::scheduler::task_operation_, sched_task_op>;
 template struct grant<&ad::scheduler::outstanding_work_, sched_work>;
 template struct grant<&ad::epoll_reactor::epoll_fd_, reactor_epoll_fd>;
+
+// Unlinks op from q if it is there, keeping the order of the rest.
+bool take_from(ad::op_queue<ad::scheduler_operation>& q, ad::scheduler_operation* op) noexcept
+{
+  if (q.front() == op)
+  {
+    q.pop();
+    return true;
+  }
+  ad::op_queue<ad::scheduler_operation> rest;
+  bool found = false;
+  while (ad::scheduler_operation* o = q.front())
+  {
+    q.pop();
+    if (o == op)
+      found = true;
+    else
+      rest.push(o);
+  }
+  q.push(rest);
+  return found;
+}
 
 // The bridge of one runtime: a service, created with Asio's reactor.
 class asio_bridge final : public boost::asio::execution_context::service
@@ -224,19 +246,20 @@ void asio_bridge::drive()
   // re-armed: re-arming first would find the descriptor still readable and
   // wake a second worker for events this one is about to take. Holding the
   // task operation is what gives the right to run Asio's reactor, as in
-  // Asio's own scheduler; if it is not at the front (completions were posted
-  // ahead of it, or another worker is running the reactor), poll() below
-  // gets to it in Asio's order.
+  // Asio's own scheduler. It is taken wherever it is in the queue (a worker
+  // woken for new readiness while another runs Asio's handlers must be able
+  // to collect it). If it is not there, another worker holds it; that
+  // worker may have collected already, so the watch is re-armed here too
+  // (at worst it fires once more, and the next drive finds the task).
   bool took_task = false;
   {
     ad::conditionally_enabled_mutex::scoped_lock lock(mutex);
-    if (queue.front() == task_op)
+    took_task = take_from(queue, task_op);
+    if (took_task)
     {
-      queue.pop();
       // As Asio's scheduler does while its task runs: nothing needs an
-      // interrupt, everything queued meanwhile is run by the poll below.
+      // interrupt, everything queued meanwhile is run by the loop below.
       sched_.*member(sched_task_interrupted{}) = true;
-      took_task = true;
     }
   }
   if (took_task)
@@ -255,34 +278,48 @@ void asio_bridge::drive()
         q.push(task_op);
       }
     };
-    {
-      give_back back{*this, ready, task_op};
-      reactor_.run(0, ready);
-      rearm();
-    }
+    give_back back{*this, ready, task_op};
+    reactor_.run(0, ready);
+    rearm();
   }
   else
     rearm();
 
+  // Run what is queued, one completion at a time. When the task operation
+  // comes to the front with completions behind it (a handler that ran here
+  // posted them), it goes to the back instead of running Asio's reactor
+  // again: this drive collected the events a moment ago, and the re-armed
+  // watch sends another worker for anything new. After `max_turns` such
+  // turns poll() runs the reactor too, so a run of completions that post
+  // more cannot keep it from Asio's reactor on a single worker.
+  constexpr int max_turns = 16;
   boost::system::error_code ec;
-  for (;;)
+  for (int turns = 0;;)
   {
     {
       ad::conditionally_enabled_mutex::scoped_lock lock(mutex);
       ad::scheduler_operation* front = queue.front();
-      // Nothing but the task queued (or the task out, being run by another
-      // worker, whose poll sees what is queued): from now on posts must
-      // interrupt (see step 3).
+      // Nothing but the task queued (or the task out, held by another
+      // worker, which runs what is queued after it collects): from now on
+      // posts must interrupt (see step 3).
       if (!front || (front == task_op && ad::op_queue_access::next(front) == nullptr))
       {
         sched_.*member(sched_task_interrupted{}) = false;
         return;
       }
+      if (front == task_op && turns++ < max_turns)
+      {
+        queue.pop();
+        queue.push(task_op);
+      }
     }
-    // Runs what is queued, Asio's reactor once more when it reaches the
-    // task, and returns; anything posted after its last look without an
-    // interrupt is found by the check above.
-    sched_.poll(ec);
+    if (turns > max_turns)
+    {
+      turns = 0;
+      sched_.poll(ec);
+    }
+    else
+      sched_.poll_one(ec);
   }
 }
 
