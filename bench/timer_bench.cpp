@@ -1,7 +1,7 @@
 // nanorun_timer_bench: nanorun's timers against boost::asio::steady_timer on
 // io_context, in one process run (see README.md for the method).
 //
-//   nanorun_timer_bench [--runs N] [--quick] [--filter SUBSTR]
+//   nanorun_timer_bench [--runs N] [--quick] [--filter SUBSTR] [--peer SUBSTR]
 //
 // Each (workload, peer) cell runs N times on a freshly built context and each
 // metric reports its median over the runs. A watchdog ends the program with
@@ -37,15 +37,17 @@ struct options
   int runs = 3;
   bool quick = false;
   std::string filter;
+  std::string peer;
 };
 
 [[noreturn]] void usage(const char* argv0, int code)
 {
   std::fprintf(code ? stderr : stdout,
-               "usage: %s [--runs N] [--quick] [--filter SUBSTR]\n"
+               "usage: %s [--runs N] [--quick] [--filter SUBSTR] [--peer SUBSTR]\n"
                "  --runs N    runs per cell, median reported (default 3)\n"
                "  --quick     divide every workload size by 10 (smoke test)\n"
-               "  --filter S  only workloads whose name contains S (arm+cancel, lateness, dense, sparse)\n",
+               "  --filter S  only workloads whose name contains S (arm+cancel, random, lateness, dense, sparse)\n"
+               "  --peer S    only peers whose name contains S (others are reported as not run)\n",
                argv0);
   std::exit(code);
 }
@@ -62,6 +64,8 @@ options parse(int argc, char** argv)
       o.quick = true;
     else if (a == "--filter" && i + 1 < argc)
       o.filter = argv[++i];
+    else if (a == "--peer" && i + 1 < argc)
+      o.peer = argv[++i];
     else if (a == "--help" || a == "-h")
       usage(argv[0], 0);
     else
@@ -175,7 +179,10 @@ int main(int argc, char** argv)
     std::fprintf(stderr, "%s (%zu timers per run)\n", w.name.c_str(), timers);
     row_set r{&w, timers, {}};
     for (const peer& p : peers())
-      r.cells.push_back(run_cell(w, p, timers, opt.runs, dog));
+      if (opt.peer.empty() || p.name.find(opt.peer) != std::string::npos)
+        r.cells.push_back(run_cell(w, p, timers, opt.runs, dog));
+      else
+        r.cells.push_back(cell{&p, {}, {}, {}}); // printed as "-"
     rows.push_back(std::move(r));
   }
   if (rows.empty())

@@ -58,6 +58,7 @@ struct workload
 
 // Workload names the targets section looks up.
 inline const std::string arm_cancel_name = "arm+cancel";
+inline const std::string arm_cancel_random_name = "random deadlines";
 inline const std::string dense_name = "lateness dense";
 inline const std::string sparse_name = "lateness sparse";
 

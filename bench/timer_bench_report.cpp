@@ -136,6 +136,12 @@ void print_targets(std::ostream& os, const std::vector<row_set>& rows)
       {&arm_cancel_name, "cancel ns", 2, io_1_thread, 1.0 / 5},
       {&arm_cancel_name, "insert ns", 3, io_2_threads, 1.0 / 20},
       {&arm_cancel_name, "cancel ns", 3, io_2_threads, 1.0 / 20},
+      // Issue 12: random deadlines at most 1/2 of io_context(1)'s on one
+      // worker, 1/10 of io_context's with two threads on two.
+      {&arm_cancel_random_name, "insert ns", 2, io_1_thread, 1.0 / 2},
+      {&arm_cancel_random_name, "cancel ns", 2, io_1_thread, 1.0 / 2},
+      {&arm_cancel_random_name, "insert ns", 3, io_2_threads, 1.0 / 10},
+      {&arm_cancel_random_name, "cancel ns", 3, io_2_threads, 1.0 / 10},
       {&dense_name, "p99 us", 2, io_1_thread, 1.2},
       {&dense_name, "p99 us", 3, io_1_thread, 1.2},
       {&sparse_name, "p99 us", 2, io_1_thread, 1.2},

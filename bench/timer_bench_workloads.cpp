@@ -39,6 +39,7 @@
 #include <cstring>
 #include <latch>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -290,6 +291,111 @@ sample arm_cancel(const peer& p, std::size_t n)
 }
 
 // ---------------------------------------------------------------------------
+// Random deadlines: the shape of a server's timers. Each timer is created in
+// the timed region as a program holding one per connection would
+// (make_unique), armed at U[1 ms, 10 s), and then half of them, chosen at
+// random, are cancelled in random order, so that neither arming nor
+// cancelling walks memory in the order it was allocated.
+
+template <class Context, class Timer>
+sample arm_cancel_random(const peer& p, std::size_t n)
+{
+  running_context<Context> ctx(p.hint, p.threads);
+  const unsigned threads = ctx.threads();
+
+  std::mt19937_64 rng(2);
+  std::uniform_int_distribution<std::int64_t> spread(1'000'000, 9'999'999'999); // [1 ms, 10 s)
+  std::vector<clock_type::duration> after(n);
+  for (auto& d : after)
+    d = std::chrono::duration_cast<clock_type::duration>(nanoseconds(spread(rng)));
+  // Each thread cancels a random half of its own timers, in random order.
+  std::vector<std::vector<std::uint32_t>> victims(threads);
+  std::size_t to_cancel = 0;
+  for (unsigned i = 0; i < threads; ++i)
+  {
+    const slice s = slice_of(n, i, threads);
+    std::vector<std::uint32_t>& v = victims[i];
+    for (std::size_t j = 0; j < s.hi - s.lo; ++j)
+      v.push_back(static_cast<std::uint32_t>(j));
+    std::shuffle(v.begin(), v.end(), rng);
+    v.resize(v.size() / 2);
+    to_cancel += v.size();
+  }
+  std::vector<outcome> outcomes(n);
+
+  std::vector<std::vector<std::unique_ptr<Timer>>> timers(threads);
+  std::vector<std::size_t> cancelled(threads, 0);
+  phase_stamps stamps;
+  auto on_phase = [&stamps]() noexcept { stamps.stamp(); };
+  std::barrier sync(static_cast<std::ptrdiff_t>(threads), on_phase);
+  const boost::asio::any_io_executor ex = ctx.executor();
+
+  auto task = [&](unsigned i) {
+    const slice s = slice_of(n, i, threads);
+    std::vector<std::unique_ptr<Timer>>& mine = timers[i];
+    mine.reserve(s.hi - s.lo);
+    prefault_heap((s.hi - s.lo) * heap_per_timer);
+    sync.arrive_and_wait(); // stamp 0
+    for (std::size_t j = s.lo; j < s.hi; ++j)
+    {
+      Timer& t = *mine.emplace_back(std::make_unique<Timer>(ex));
+      t.expires_after(after[j]);
+      t.async_wait([o = &outcomes[j]](const boost::system::error_code& ec) {
+        if (ec == boost::asio::error::operation_aborted)
+          ++o->aborted;
+        else
+          ++o->other;
+      });
+    }
+    sync.arrive_and_wait(); // stamp 1
+    std::size_t c = 0;
+    for (std::uint32_t k : victims[i])
+      c += mine[k]->cancel();
+    cancelled[i] = c;
+    sync.arrive_and_wait(); // stamp 2
+    // Untimed: destroying the rest aborts their waits, on either engine.
+    // The last barrier keeps every worker inside its task until all timers
+    // are gone, so that none of them can fire meanwhile.
+    mine.clear();
+    sync.arrive_and_wait();
+  };
+  ctx.run_on_each_thread(task);
+  ctx.drain();
+
+  sample out;
+  if (stamps.phases != phase_stamps::max_phases)
+  {
+    out.error = "internal: the phases were not all stamped";
+    return out;
+  }
+  out.values = {seconds_between(stamps.at[0], stamps.at[1]) * 1e9 / static_cast<double>(n),
+                seconds_between(stamps.at[1], stamps.at[2]) * 1e9 / static_cast<double>(to_cancel),
+                static_cast<double>(stamps.allocs[1] - stamps.allocs[0]) / static_cast<double>(n),
+                static_cast<double>(stamps.allocs[2] - stamps.allocs[1]) / static_cast<double>(to_cancel),
+                static_cast<double>(stamps.faults[1] - stamps.faults[0]) / static_cast<double>(n)};
+
+  std::uint64_t aborted = 0, other = 0, not_once = 0, cancel_count = 0;
+  for (const outcome& o : outcomes)
+  {
+    aborted += o.aborted;
+    other += o.other;
+    not_once += o.aborted + o.other != 1 ? 1 : 0;
+  }
+  for (std::size_t c : cancelled)
+    cancel_count += c;
+  // Every worker is inside a task from the first arm to the last destruction,
+  // so no wait can fire: all of them end aborted, by cancel() or destruction.
+  if (not_once)
+    out.error = std::to_string(not_once) + " of " + std::to_string(n) + " handlers did not run exactly once";
+  else if (cancel_count != to_cancel)
+    out.error = "cancel() returned " + std::to_string(cancel_count) + " in all, for " + std::to_string(to_cancel) +
+                " armed timers";
+  else if (other)
+    out.error = std::to_string(other) + " waits completed without operation_aborted although cancelled or destroyed";
+  return out;
+}
+
+// ---------------------------------------------------------------------------
 // Firing lateness.
 
 // A lateness slot holds nanoseconds past the expiry, or one of these markers.
@@ -426,6 +532,13 @@ sample run_arm_cancel(const peer& p, std::size_t n)
   return arm_cancel<boost::asio::io_context, boost::asio::steady_timer>(p, n);
 }
 
+sample run_arm_cancel_random(const peer& p, std::size_t n)
+{
+  if (p.nanorun)
+    return arm_cancel_random<nanorun::runtime, nanorun::steady_timer>(p, n);
+  return arm_cancel_random<boost::asio::io_context, boost::asio::steady_timer>(p, n);
+}
+
 sample run_lateness(const peer& p, std::size_t n, bool dense)
 {
   if (p.nanorun)
@@ -463,6 +576,18 @@ std::vector<workload> make_workloads()
                 {"allocs/cancel", 2, false, false},
                 {"faults/insert", 3, false, false}},
                run_arm_cancel});
+  w.push_back({arm_cancel_random_name,
+               "Timed: each worker creates its share of the timers (make_unique) and arms them "
+               "(expires_after(U[1 ms, 10 s)) + async_wait); then cancel() on a random half of them, in random "
+               "order. insert ns per timer created and armed, cancel ns per timer cancelled, wall clock from the "
+               "start barrier until the last worker is done. Then the rest are destroyed (untimed).",
+               1'000'000,
+               {{"insert ns", 1, true, false},
+                {"cancel ns", 1, true, false},
+                {"allocs/insert", 2, false, false},
+                {"allocs/cancel", 2, false, false},
+                {"faults/insert", 3, false, false}},
+               run_arm_cancel_random});
   w.push_back({dense_name,
                "Timers armed with expires_at(t0 + U[0, 1 s)); each handler records now - expiry. Percentiles "
                "over all timers of a run, in microseconds; `early` counts timers that fired before their expiry; "

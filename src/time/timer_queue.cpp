@@ -45,6 +45,21 @@ void timer_queue::publish(timer_shard& sh) noexcept
   sh.next.store(sh.wheel.next_deadline(), std::memory_order_seq_cst);
 }
 
+void timer_queue::publish_later(timer_shard& sh) noexcept
+{
+  // After a removal the next deadline can only stay or move later. Nobody
+  // needs to see that at once (a driver that sleeps until the old deadline
+  // wakes early, finds nothing due, and reads again), so this is a plain
+  // store, and none when it did not change: a seq_cst store is a full fence,
+  // which would wait for the cache misses of the cancel (the timer, its
+  // waiter, its bucket) instead of letting the next cancel's overlap them.
+  // Relaxed: only ever moves `next` later; the arming side's seq_cst store
+  // (an earlier deadline) is what the store-buffering pair protects.
+  const timer_ns next = sh.wheel.next_deadline();
+  if (sh.next.load(std::memory_order_relaxed) != next)
+    sh.next.store(next, std::memory_order_relaxed);
+}
+
 timer_queue::wait_result timer_queue::wait(timer_state& s, timer_wait_op* op, timer_ns deadline,
                                            timer_remaining_fn remaining, std::int64_t clock_expiry)
 {
@@ -111,10 +126,8 @@ std::size_t timer_queue::cancel(timer_state& s, std::size_t max, op_queue& out)
   take_waiters(s, max, boost::asio::error::operation_aborted, out);
   if (!s.first && s.armed())
   {
-    // Leaving `next` early is harmless (an early wake-up), so only cancels
-    // that empty the wheel's head need to publish; publishing always is as cheap.
     sh.wheel.remove(&s);
-    publish(sh);
+    publish_later(sh);
   }
   return out.size() - before;
 }
@@ -144,7 +157,7 @@ bool timer_queue::cancel_wait(timer_state& s, const timer_wait_op* key, op_queue
   if (!s.first && s.armed())
   {
     sh.wheel.remove(&s);
-    publish(sh);
+    publish_later(sh);
   }
   return true;
 }
