@@ -38,6 +38,7 @@ struct measurement
   double seconds = 0;
   std::uint64_t ops = 0;    // operations performed (handlers, spawns, switches)
   std::uint64_t allocs = 0; // heap allocations during the timed region
+  std::int64_t futexes = -1; // futex(2) calls during the timed region; -1: not counted
   double cpu_seconds = 0;   // user + system CPU time of the process during the timed region
   std::string error;        // non-empty: the workload's self-check failed
   std::string warning;      // non-empty: the result stands but is suspect (e.g. unfair yield)

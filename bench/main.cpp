@@ -8,6 +8,7 @@
 // takes longer than the timeout, so a hang cannot stall CI. The exit code is 1
 // if a workload's self-check failed, else 0 (targets are informational).
 #include "bench.hpp"
+#include "futex_count.hpp"
 #include "report.hpp"
 #include "watchdog.hpp"
 
@@ -95,8 +96,9 @@ cell run_cell(const workload& w, peer_id p, std::uint64_t ops, const options& op
     }
     dog.disarm();
     if (m.error.empty())
-      std::fprintf(stderr, " %9.2f M/s  %.2f allocs/op  %.2f cores busy%s%s\n", m.rate() / 1e6,
+      std::fprintf(stderr, " %9.2f M/s  %.2f allocs/op  %.3f futex/op  %.2f cores busy%s%s\n", m.rate() / 1e6,
                    static_cast<double>(m.allocs) / static_cast<double>(m.ops ? m.ops : 1),
+                   m.futexes < 0 ? -1.0 : static_cast<double>(m.futexes) / static_cast<double>(m.ops ? m.ops : 1),
                    m.seconds > 0 ? m.cpu_seconds / m.seconds : 0.0,
                    m.warning.empty() ? "" : "  warning: ", m.warning.c_str());
     else
@@ -125,6 +127,9 @@ int main(int argc, char** argv)
 {
   options opt = parse(argc, argv);
   opt.load_at_start = load_average();
+  // Before any thread exists: see futex_count.hpp.
+  if (!start_futex_counting())
+    std::fprintf(stderr, "futex counting unavailable (perf tracepoint syscalls:sys_enter_futex); futex/op shows -\n");
 
   std::vector<workload> workloads;
   add_post_workloads(workloads);

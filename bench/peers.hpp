@@ -10,6 +10,7 @@
 #pragma once
 
 #include "alloc_count.hpp"
+#include "futex_count.hpp"
 #include "bench.hpp"
 
 #include <nanorun/nanorun.hpp>
@@ -110,11 +111,13 @@ measurement timed_run(Peer& p, std::uint64_t ops, Setup&& setup, Foreground&& fo
   measurement m;
   m.ops = ops;
   clock::time_point t0;
+  std::optional<std::uint64_t> f0;
   std::uint64_t a0 = 0;
   double c0 = 0;
   if constexpr (Peer::self_running)
   {
     a0 = allocations();
+    f0 = futex_calls();
     c0 = process_cpu_seconds();
     t0 = clock::now();
     setup();
@@ -123,6 +126,7 @@ measurement timed_run(Peer& p, std::uint64_t ops, Setup&& setup, Foreground&& fo
   {
     setup();
     a0 = allocations();
+    f0 = futex_calls();
     c0 = process_cpu_seconds();
     t0 = clock::now();
     p.start();
@@ -132,6 +136,10 @@ measurement timed_run(Peer& p, std::uint64_t ops, Setup&& setup, Foreground&& fo
   const auto t1 = clock::now();
   m.cpu_seconds = process_cpu_seconds() - c0;
   m.allocs = allocations() - a0;
+  // Exact: the peer's threads have exited (wait() joins them), except a
+  // thread_pool's, joined by wait() too.
+  if (const auto f1 = futex_calls(); f0 && f1)
+    m.futexes = static_cast<std::int64_t>(*f1 - *f0);
   m.seconds = std::chrono::duration<double>(t1 - t0).count();
   return m;
 }

@@ -66,7 +66,8 @@ void report::print_header(std::ostream& os, const options& opt) const
      << (opt.peer_filter.empty() ? "" : ", --peer " + opt.peer_filter) << ", fan-out batch " << fanout_batch
      << ". Ratios: rate / rate of the io_context peer "
      << "on the same workload (nanorun::spawn rows: on co_spawn fan-out). allocs/op: heap allocations "
-     << "in the timed region per operation. cores busy: process CPU time / wall time in the timed region "
+     << "in the timed region per operation. futex/op: futex(2) calls per operation, counted by the kernel "
+     << "(each wake-up of a parked thread is one; \"-\" where the kernel refused the counter). cores busy: process CPU time / wall time in the timed region "
      << "(includes a cross-thread producer).\n\n";
 }
 
@@ -100,15 +101,16 @@ std::optional<double> report::ratio(const row_set& r, const cell& c, peer_id bas
 void report::print_table(std::ostream& os) const
 {
   const std::string n = std::to_string(core_count());
-  os << "| workload | peer | rate | vs io_context(1) | vs io_context, " << n << " threads | allocs/op | cores busy |\n"
-     << "|---|---|--:|--:|--:|--:|--:|\n";
+  os << "| workload | peer | rate | vs io_context(1) | vs io_context, " << n
+     << " threads | allocs/op | futex/op | cores busy |\n"
+     << "|---|---|--:|--:|--:|--:|--:|--:|\n";
   for (const auto& r : rows_)
     for (const auto& c : r.cells)
     {
       os << "| " << r.w->name << " | " << peer_name(c.peer) << " | ";
       if (!c.median.error.empty())
       {
-        os << "**ERROR: " << c.median.error << "** | | | | |\n";
+        os << "**ERROR: " << c.median.error << "** | | | | | |\n";
         continue;
       }
       os << fmt("%.2f", c.median.rate() / 1e6) << " M " << r.w->unit << "/s"
@@ -119,7 +121,9 @@ void report::print_table(std::ostream& os) const
         os << (x ? fmt("%.2fx", *x) : std::string("-")) << " | ";
       }
       os << fmt("%.2f", static_cast<double>(c.median.allocs) / static_cast<double>(c.median.ops)) << " | "
-         << fmt("%.2f", c.median.cpu_seconds / c.median.seconds) << " |\n";
+         << (c.median.futexes < 0 ? std::string("-")
+                                  : fmt("%.3f", static_cast<double>(c.median.futexes) / static_cast<double>(c.median.ops)))
+         << " | " << fmt("%.2f", c.median.cpu_seconds / c.median.seconds) << " |\n";
     }
   os << '\n';
   bool any = false;

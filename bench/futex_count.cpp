@@ -1,0 +1,68 @@
+// See futex_count.hpp.
+#include "futex_count.hpp"
+
+#if defined(__linux__)
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#endif
+
+namespace bench {
+
+namespace {
+int counter_fd = -1;
+} // namespace
+
+bool start_futex_counting() noexcept
+{
+#if defined(__linux__)
+  if (counter_fd >= 0)
+    return true;
+  unsigned long long id = 0;
+  for (const char* path : {"/sys/kernel/tracing/events/syscalls/sys_enter_futex/id",
+                           "/sys/kernel/debug/tracing/events/syscalls/sys_enter_futex/id"})
+  {
+    if (std::FILE* f = std::fopen(path, "r"))
+    {
+      const bool ok = std::fscanf(f, "%llu", &id) == 1;
+      std::fclose(f);
+      if (ok)
+        break;
+    }
+  }
+  if (id == 0)
+    return false;
+  perf_event_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.type = PERF_TYPE_TRACEPOINT;
+  attr.size = sizeof attr;
+  attr.config = id;
+  attr.inherit = 1; // threads created later count too, added here when they exit
+  const long fd = ::syscall(SYS_perf_event_open, &attr, 0 /* this process */, -1 /* any cpu */, -1, 0);
+  if (fd < 0)
+    return false;
+  counter_fd = static_cast<int>(fd);
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::optional<std::uint64_t> futex_calls() noexcept
+{
+#if defined(__linux__)
+  if (counter_fd < 0)
+    return std::nullopt;
+  std::uint64_t n = 0;
+  if (::read(counter_fd, &n, sizeof n) != static_cast<ssize_t>(sizeof n))
+    return std::nullopt;
+  return n;
+#else
+  return std::nullopt;
+#endif
+}
+
+} // namespace bench
