@@ -328,6 +328,7 @@ int main(int argc, char** argv)
 {
   int runs = 5;
   double scale = 1;
+  std::string only;
   for (int i = 1; i < argc; ++i)
   {
     const std::string a = argv[i];
@@ -335,9 +336,11 @@ int main(int argc, char** argv)
       runs = std::max(1, std::atoi(argv[++i]));
     else if (a == "--quick")
       scale = 0.1;
+    else if (a == "--only" && i + 1 < argc)
+      only = argv[++i];
     else
     {
-      std::fprintf(stderr, "usage: %s [--runs N] [--quick]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--runs N] [--quick] [--only PEER]\n", argv[0]);
       return a == "--help" ? 0 : 64;
     }
   }
@@ -387,6 +390,8 @@ int main(int argc, char** argv)
     std::vector<row> rows;
     for (const peer& p : peers)
     {
+      if (!only.empty() && std::string(p.name).find(only) == std::string::npos && std::string(p.name) != sh.base)
+        continue;
       std::vector<result> rs;
       row rw;
       rw.name = p.name;
