@@ -53,6 +53,14 @@
 #include <thread>
 #include <vector>
 
+// gcc 12 at -O1 (the TSan tree) inlines the session coroutine's frame into
+// the accept loop and then reports Asio's own frame operator delete as
+// mismatched with its operator new: a false positive of gcc's coroutine
+// lowering, not of this code.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 namespace asio = boost::asio;
 using tcp = nanorun::ip::tcp;
 using clock_type = std::chrono::steady_clock;
@@ -60,6 +68,19 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 
 constexpr bool under_tsan = nanorun::detail::built_with_tsan;
+// AddressSanitizer keeps freed memory in quarantine (up to 256 MiB), so RSS
+// says nothing there; LeakSanitizer checks the same thing at exit instead.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool under_asan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool under_asan = true;
+#else
+constexpr bool under_asan = false;
+#endif
+#else
+constexpr bool under_asan = false;
+#endif
 
 long env_or(const char* name, long fallback)
 {
@@ -361,8 +382,9 @@ BOOST_AUTO_TEST_CASE(connections_held_and_churned_leave_nothing_behind)
   BOOST_TEST(fds_after == fds_before);
   // Memory that grows with the connections served would show here; a few
   // MiB of slack absorb malloc's bookkeeping.
-  BOOST_TEST(rss_after <= rss_before + std::max<std::size_t>(8u << 20, rss_before / 10),
-             "RSS " << rss_before / 1024 << " KiB -> " << rss_after / 1024 << " KiB");
+  if (!under_asan)
+    BOOST_TEST(rss_after <= rss_before + std::max<std::size_t>(8u << 20, rss_before / 10),
+               "RSS " << rss_before / 1024 << " KiB -> " << rss_after / 1024 << " KiB");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
