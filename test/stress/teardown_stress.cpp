@@ -24,7 +24,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -104,7 +104,8 @@ private:
   std::uint64_t s_;
 };
 
-using channel = asio::experimental::channel<void(boost::system::error_code, int)>;
+// Concurrent: its coroutines run on any worker (a plain channel would need a strand).
+using channel = asio::experimental::concurrent_channel<void(boost::system::error_code, int)>;
 
 asio::awaitable<void> reader(tcp::socket s, tracker t)
 {
