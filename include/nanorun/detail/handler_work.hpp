@@ -14,7 +14,9 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/detail/bind_handler.hpp>
+#include <boost/asio/detail/throw_exception.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/bad_executor.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/execution_context.hpp>
@@ -39,10 +41,16 @@ boost::asio::execution_context& context_of(const Executor& ex)
     return ex.context();
 }
 
-// The runtime behind ex; throws std::invalid_argument if there is none.
+// The runtime behind ex; throws std::invalid_argument if there is none, and
+// boost::asio::execution::bad_executor if ex is an empty polymorphic executor
+// (a default-constructed any_io_executor): it has no context to ask, and
+// Asio 1.26's own I/O objects dereference null there.
 template <class Executor>
 runtime& runtime_of_executor(const Executor& ex, const char* what)
 {
+  if constexpr (std::is_constructible_v<bool, const Executor&>)
+    if (!static_cast<bool>(ex))
+      boost::asio::detail::throw_exception(boost::asio::execution::bad_executor());
   if (runtime* rt = find_runtime(context_of(ex)))
     return *rt;
   throw std::invalid_argument(std::string(what) +
