@@ -200,6 +200,34 @@ struct outcome
   std::uint32_t other = 0;
 };
 
+// The completion handler that records into o.
+inline auto record_into(outcome& o)
+{
+  return [o = &o](const boost::system::error_code& ec) {
+    if (ec == boost::asio::error::operation_aborted)
+      ++o->aborted;
+    else
+      ++o->other;
+  };
+}
+
+// Sums of the outcomes, and how many handlers did not run exactly once.
+struct outcome_sums
+{
+  std::uint64_t aborted = 0, other = 0, not_once = 0;
+};
+inline outcome_sums sum_outcomes(const std::vector<outcome>& outcomes)
+{
+  outcome_sums s;
+  for (const outcome& o : outcomes)
+  {
+    s.aborted += o.aborted;
+    s.other += o.other;
+    s.not_once += o.aborted + o.other != 1 ? 1 : 0;
+  }
+  return s;
+}
+
 template <class Context, class Timer>
 sample arm_cancel(const peer& p, std::size_t n)
 {
@@ -233,12 +261,7 @@ sample arm_cancel(const peer& p, std::size_t n)
     {
       Timer& t = mine[j - s.lo];
       t.expires_after(after[j]);
-      t.async_wait([o = &outcomes[j]](const boost::system::error_code& ec) {
-        if (ec == boost::asio::error::operation_aborted)
-          ++o->aborted;
-        else
-          ++o->other;
-      });
+      t.async_wait(record_into(outcomes[j]));
     }
     sync.arrive_and_wait(); // stamp 1
     std::size_t c = 0;
@@ -263,13 +286,8 @@ sample arm_cancel(const peer& p, std::size_t n)
                 static_cast<double>(stamps.allocs[2] - stamps.allocs[1]) / ops,
                 static_cast<double>(stamps.faults[1] - stamps.faults[0]) / ops};
 
-  std::uint64_t aborted = 0, other = 0, not_once = 0, cancel_count = 0;
-  for (const outcome& o : outcomes)
-  {
-    aborted += o.aborted;
-    other += o.other;
-    not_once += o.aborted + o.other != 1 ? 1 : 0;
-  }
+  const auto [aborted, other, not_once] = sum_outcomes(outcomes);
+  std::uint64_t cancel_count = 0;
   for (std::size_t c : cancelled)
     cancel_count += c;
   if (not_once)
@@ -340,12 +358,7 @@ sample arm_cancel_random(const peer& p, std::size_t n)
     {
       Timer& t = *mine.emplace_back(std::make_unique<Timer>(ex));
       t.expires_after(after[j]);
-      t.async_wait([o = &outcomes[j]](const boost::system::error_code& ec) {
-        if (ec == boost::asio::error::operation_aborted)
-          ++o->aborted;
-        else
-          ++o->other;
-      });
+      t.async_wait(record_into(outcomes[j]));
     }
     sync.arrive_and_wait(); // stamp 1
     std::size_t c = 0;
@@ -374,13 +387,8 @@ sample arm_cancel_random(const peer& p, std::size_t n)
                 static_cast<double>(stamps.allocs[2] - stamps.allocs[1]) / static_cast<double>(to_cancel),
                 static_cast<double>(stamps.faults[1] - stamps.faults[0]) / static_cast<double>(n)};
 
-  std::uint64_t aborted = 0, other = 0, not_once = 0, cancel_count = 0;
-  for (const outcome& o : outcomes)
-  {
-    aborted += o.aborted;
-    other += o.other;
-    not_once += o.aborted + o.other != 1 ? 1 : 0;
-  }
+  const auto [aborted, other, not_once] = sum_outcomes(outcomes);
+  std::uint64_t cancel_count = 0;
   for (std::size_t c : cancelled)
     cancel_count += c;
   // Every worker is inside a task from the first arm to the last destruction,

@@ -23,7 +23,7 @@ constexpr bool fences_supported = !built_with_tsan;
 // pulls their owners' head and tail cache lines over here, and an owner
 // running a chain of short handlers then pays a miss on its next pop: looking
 // every 32 pauses (a hundred nanoseconds on a recent core) cost a one-link
-// post chain on two workers 40% of its rate. A microsecond still finds a
+// post chain on two workers 40% of its rate. Two microseconds still find a
 // forked post far sooner than waking a parked worker would.
 constexpr std::int64_t spin_peek_interval_ns = NANORUN_STRESS ? 0 : 2000;
 

@@ -248,9 +248,11 @@ void asio_bridge::drive()
   // task operation is what gives the right to run Asio's reactor, as in
   // Asio's own scheduler. It is taken wherever it is in the queue (a worker
   // woken for new readiness while another runs Asio's handlers must be able
-  // to collect it). If it is not there, another worker holds it; that
-  // worker may have collected already, so the watch is re-armed here too
-  // (at worst it fires once more, and the next drive finds the task).
+  // to collect it), and given back, behind what it collected, before the
+  // watch is re-armed, so that a worker the watch sends finds it. If it is
+  // not there, another worker holds it; that worker may have collected
+  // already, so the watch is re-armed here too (at worst it fires once more,
+  // and the next drive finds the task).
   bool took_task = false;
   {
     ad::conditionally_enabled_mutex::scoped_lock lock(mutex);
@@ -267,23 +269,20 @@ void asio_bridge::drive()
     ad::op_queue<ad::scheduler_operation> ready;
     struct give_back
     {
-      asio_bridge& b;
+      ad::conditionally_enabled_mutex& mutex;
+      ad::op_queue<ad::scheduler_operation>& queue;
       ad::op_queue<ad::scheduler_operation>& ready;
       ad::scheduler_operation* task_op;
       ~give_back()
       {
-        ad::conditionally_enabled_mutex::scoped_lock lock(b.sched_.*member(sched_mutex{}));
-        auto& q = b.sched_.*member(sched_queue{});
-        q.push(ready);
-        q.push(task_op);
+        ad::conditionally_enabled_mutex::scoped_lock lock(mutex);
+        queue.push(ready);
+        queue.push(task_op);
       }
-    };
-    give_back back{*this, ready, task_op};
+    } back{mutex, queue, ready, task_op};
     reactor_.run(0, ready);
-    rearm();
   }
-  else
-    rearm();
+  rearm();
 
   // Run what is queued, one completion at a time. When the task operation
   // comes to the front with completions behind it (a handler that ran here
