@@ -12,9 +12,11 @@
 //
 // Afterwards the process holds exactly the descriptors it held before the
 // soak, and its resident memory is within a small margin of what it was: the
-// baseline is taken after a warm-up round of the same shape, so pools and
-// malloc's arenas that legitimately stay are already counted, and what the
-// check catches is memory that grows with the number of connections served.
+// baseline is taken after a warm-up soak of the same shape and length, so
+// what malloc's arenas keep after such a soak (fragmentation reaches its
+// plateau there: a 0.2 s warm-up left the full soak 10 MiB above it) is
+// already counted, and what the check catches is memory that grows again
+// with the connections served a second time.
 //
 // The short form runs in scripts/test; scripts/soak runs the long form
 // (NANORUN_SOAK_CONNECTIONS=10000, NANORUN_SOAK_SECONDS=60) and prints the
@@ -350,11 +352,11 @@ BOOST_AUTO_TEST_CASE(connections_held_and_churned_leave_nothing_behind)
   }
   BOOST_TEST_REQUIRE(clients > 0);
 
-  // Warm-up of the same shape: what stays after it (pools, malloc's arenas)
-  // is the baseline.
+  // Warm-up of the same shape and length: what stays after it (malloc's
+  // arenas) is the baseline.
   {
     soak_result warm;
-    run_soak(clients, 0.2, warm);
+    run_soak(clients, seconds, warm);
     BOOST_TEST_REQUIRE(warm.c.client_errors.load() == 0, warm.c.first_error);
   }
   ::malloc_trim(0);
@@ -380,10 +382,13 @@ BOOST_AUTO_TEST_CASE(connections_held_and_churned_leave_nothing_behind)
   BOOST_TEST(r.c.sessions.load() == r.c.connections.load());
   BOOST_TEST(r.c.connections.load() > clients); // churn happened
   BOOST_TEST(fds_after == fds_before);
-  // Memory that grows with the connections served would show here; a few
-  // MiB of slack absorb malloc's bookkeeping.
+  // Memory that grows with the connections served would show here. The
+  // slack absorbs malloc's arenas: after the rest of the stress suite has
+  // run in the same process, RSS across one soak moves by up to ~9 MiB
+  // either way (measured 8.9 -> 13.1, 20.9 -> 11.8, 16.6 -> 13.5 MiB).
+  // LeakSanitizer, in the asan phase, checks leaks exactly.
   if (!under_asan)
-    BOOST_TEST(rss_after <= rss_before + std::max<std::size_t>(8u << 20, rss_before / 10),
+    BOOST_TEST(rss_after <= rss_before + std::max<std::size_t>(16u << 20, rss_before / 10),
                "RSS " << rss_before / 1024 << " KiB -> " << rss_after / 1024 << " KiB");
 }
 
