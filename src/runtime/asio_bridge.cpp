@@ -20,7 +20,8 @@
 //     descriptors, Asio's timerfd and its interrupter included, is ready).
 //     Whichever worker sees it readable (the one parked in the reactor, or a
 //     busy one polling) runs the bridge's operation: it takes Asio's task
-//     operation, runs Asio's reactor without blocking to collect the ready
+//     operation when it comes to the front of Asio's queue (running what is
+//     ahead of it first), runs Asio's reactor without blocking to collect the ready
 //     events, re-arms the one-shot watch only then (so that a second worker
 //     is not woken for events already taken), and runs the completions that
 //     are ready through Asio's scheduler, one poll_one() at a time.
@@ -122,28 +123,6 @@ template struct grant<&ad::scheduler::task_operation_, sched_task_op>;
 template struct grant<&ad::scheduler::outstanding_work_, sched_work>;
 template struct grant<&ad::epoll_reactor::epoll_fd_, reactor_epoll_fd>;
 
-// Unlinks op from q if it is there, keeping the order of the rest.
-bool take_from(ad::op_queue<ad::scheduler_operation>& q, ad::scheduler_operation* op) noexcept
-{
-  if (q.front() == op)
-  {
-    q.pop();
-    return true;
-  }
-  ad::op_queue<ad::scheduler_operation> rest;
-  bool found = false;
-  while (ad::scheduler_operation* o = q.front())
-  {
-    q.pop();
-    if (o == op)
-      found = true;
-    else
-      rest.push(o);
-  }
-  q.push(rest);
-  return found;
-}
-
 // The bridge of one runtime: a service, created with Asio's reactor.
 class asio_bridge final : public boost::asio::execution_context::service
 {
@@ -224,93 +203,115 @@ void asio_bridge::rearm() noexcept
 
 void asio_bridge::drive()
 {
-  // If a handler throws out of poll(), the exception leaves through run() as
-  // on io_context; Asio's queue may still hold work, so make sure a worker
-  // comes back for it: interrupting makes Asio's epoll descriptor readable.
-  struct on_throw
-  {
-    asio_bridge& b;
-    int exceptions = std::uncaught_exceptions();
-    ~on_throw()
-    {
-      if (std::uncaught_exceptions() > exceptions)
-        b.reactor_.interrupt();
-    }
-  } guard{*this};
-
   ad::scheduler_operation* const task_op = &(sched_.*member(sched_task_op{}));
   ad::op_queue<ad::scheduler_operation>& queue = sched_.*member(sched_queue{});
   auto& mutex = sched_.*member(sched_mutex{});
 
-  // Take Asio's events out of its epoll descriptor before the watch is
-  // re-armed: re-arming first would find the descriptor still readable and
-  // wake a second worker for events this one is about to take. Holding the
-  // task operation is what gives the right to run Asio's reactor, as in
-  // Asio's own scheduler. It is taken wherever it is in the queue (a worker
-  // woken for new readiness while another runs Asio's handlers must be able
-  // to collect it), and given back, behind what it collected, before the
-  // watch is re-armed, so that a worker the watch sends finds it. If it is
-  // not there, another worker holds it; that worker may have collected
-  // already, so the watch is re-armed here too (at worst it fires once more,
-  // and the next drive finds the task).
-  bool took_task = false;
+  // This drive consumed one report of the one-shot watch and owes exactly one
+  // re-arm. It pays it right after it has collected Asio's events, so that a
+  // second worker is not woken for events this one is about to take, or, if
+  // another worker holds the task operation (and will collect), on leaving.
+  // If a handler throws out of poll_one(), the exception leaves through run()
+  // as on io_context; the re-arm is paid then too, and interrupting makes
+  // Asio's epoll descriptor readable, so a worker comes back for what is
+  // still queued.
+  struct owed_rearm
   {
-    ad::conditionally_enabled_mutex::scoped_lock lock(mutex);
-    took_task = take_from(queue, task_op);
-    if (took_task)
+    asio_bridge& b;
+    bool paid = false;
+    int exceptions = std::uncaught_exceptions();
+    void pay() noexcept
     {
-      // As Asio's scheduler does while its task runs: nothing needs an
-      // interrupt, everything queued meanwhile is run by the loop below.
-      sched_.*member(sched_task_interrupted{}) = true;
+      paid = true;
+      b.rearm();
     }
-  }
-  if (took_task)
-  {
-    ad::op_queue<ad::scheduler_operation> ready;
-    struct give_back
+    ~owed_rearm()
     {
-      ad::conditionally_enabled_mutex& mutex;
-      ad::op_queue<ad::scheduler_operation>& queue;
-      ad::op_queue<ad::scheduler_operation>& ready;
-      ad::scheduler_operation* task_op;
-      ~give_back()
+      if (std::uncaught_exceptions() > exceptions)
       {
-        ad::conditionally_enabled_mutex::scoped_lock lock(mutex);
-        queue.push(ready);
-        queue.push(task_op);
+        if (!paid)
+          b.rearm();
+        b.reactor_.interrupt();
       }
-    } back{mutex, queue, ready, task_op};
-    reactor_.run(0, ready);
-  }
-  rearm();
+    }
+  } rearm_guard{*this};
 
-  // Run what is queued, one completion at a time. When the task operation
-  // comes to the front with completions behind it (a handler that ran here
-  // posted them), it goes to the back instead of running Asio's reactor
-  // again: this drive collected the events a moment ago, and the re-armed
-  // watch sends another worker for anything new. After `max_turns` such
-  // turns poll() runs the reactor too, so a run of completions that post
-  // more cannot keep it from Asio's reactor on a single worker.
+  // The task operation is taken only from the front of Asio's queue, where
+  // Asio's own scheduler takes it. Asio's reactor relies on that: it tells
+  // whether a descriptor's completion is already queued by its link to the
+  // next operation, and every completion it produced earlier sits ahead of
+  // the task operation, so it has one, unless it has been dequeued. Taking
+  // the task from behind a queued completion (this bridge once did) let the
+  // reactor queue that completion a second time and lose the rest of Asio's
+  // queue, the task operation with it. A drive that finds completions ahead
+  // of the task runs them first (as another thread of io_context would),
+  // then collects.
+  //
+  // When the task operation comes to the front with completions behind it
+  // after this drive has collected (a handler that ran here posted them), it
+  // goes to the back instead of running Asio's reactor again: the re-armed
+  // watch sends another worker for anything new. After `max_turns` such turns
+  // poll() runs the reactor too, so a run of completions that post more
+  // cannot keep it from Asio's reactor on a single worker.
   constexpr int max_turns = 16;
+  bool collected = false;
+  int turns = 0;
   boost::system::error_code ec;
-  for (int turns = 0;;)
+  for (;;)
   {
+    bool take = false;
     {
       ad::conditionally_enabled_mutex::scoped_lock lock(mutex);
       ad::scheduler_operation* front = queue.front();
-      // Nothing but the task queued (or the task out, held by another
-      // worker, which runs what is queued after it collects): from now on
-      // posts must interrupt (see step 3).
-      if (!front || (front == task_op && ad::op_queue_access::next(front) == nullptr))
+      if (front == task_op && !collected)
       {
+        queue.pop();
+        // As Asio's scheduler does while its task runs: nothing needs an
+        // interrupt, everything queued meanwhile is run by this loop.
+        sched_.*member(sched_task_interrupted{}) = true;
+        take = true;
+      }
+      else if (!front || (front == task_op && ad::op_queue_access::next(front) == nullptr))
+      {
+        // Nothing but the task queued (or the task out, held by another
+        // worker, which runs what is queued after it collects): from now on
+        // posts must interrupt (see step 3).
         sched_.*member(sched_task_interrupted{}) = false;
+        lock.unlock();
+        if (!collected)
+          rearm_guard.pay();
         return;
       }
-      if (front == task_op && turns++ < max_turns)
+      else if (front == task_op && turns++ < max_turns)
       {
         queue.pop();
         queue.push(task_op);
       }
+    }
+    if (take)
+    {
+      {
+        ad::op_queue<ad::scheduler_operation> ready;
+        // Gives the task operation back behind what it collected, as Asio's
+        // task_cleanup does, even if the reactor throws.
+        struct give_back
+        {
+          ad::conditionally_enabled_mutex& mutex;
+          ad::op_queue<ad::scheduler_operation>& queue;
+          ad::op_queue<ad::scheduler_operation>& ready;
+          ad::scheduler_operation* task_op;
+          ~give_back()
+          {
+            ad::conditionally_enabled_mutex::scoped_lock lock(mutex);
+            queue.push(ready);
+            queue.push(task_op);
+          }
+        } back{mutex, queue, ready, task_op};
+        reactor_.run(0, ready);
+      }
+      collected = true;
+      rearm_guard.pay();
+      continue;
     }
     if (turns > max_turns)
     {

@@ -141,6 +141,11 @@ BOOST_AUTO_TEST_CASE(tracked_work_moves_between_threads)
   {
     nanorun::runtime rt(2);
     std::atomic<int> done{0};
+    // Counted after a handler has stored its executor: the releaser must not
+    // clear `outside` before the last store (a handler preempted between its
+    // count and its store once left a tracked executor behind the clear, and
+    // the runtime, rightly, never ran out of work).
+    std::atomic<int> stored{0};
     using tracked_t = decltype(asio::require(rt.get_executor(), asio::execution::outstanding_work.tracked));
     std::vector<tracked_t> outside;
     std::mutex m;
@@ -154,12 +159,13 @@ BOOST_AUTO_TEST_CASE(tracked_work_moves_between_threads)
             std::lock_guard lock(m);
             outside.push_back(std::move(w));
           }
+          stored.fetch_add(1);
         });
       }
     });
     std::thread releaser([&] {
       // Released from a thread that never runs the runtime.
-      while (done.load() < 200)
+      while (stored.load() < 200)
         std::this_thread::yield();
       std::this_thread::sleep_for(1ms);
       std::lock_guard lock(m);
