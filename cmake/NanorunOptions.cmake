@@ -6,6 +6,8 @@ option(NANORUN_BUILD_EXAMPLES "Build the examples" ${PROJECT_IS_TOP_LEVEL})
 option(NANORUN_BUILD_BENCH "Build the side-by-side benchmark" ${PROJECT_IS_TOP_LEVEL})
 option(NANORUN_INSTALL "Generate the install target" ON)
 option(NANORUN_STRESS "Shrink queues and work batches to hit wrap-around and overflow paths" OFF)
+option(NANORUN_PERTURB "Compile schedule perturbation points into the library (a test build; see src/sys/perturb.hpp)" OFF)
+set(NANORUN_PERTURB_BUDGET 120 CACHE STRING "Seconds the perturbation test (ctest label 'perturbation') runs seeds for")
 set(NANORUN_SANITIZE "" CACHE STRING "Sanitizers for the whole build: '', 'address,undefined' or 'thread'")
 
 if(NANORUN_SANITIZE)

@@ -12,6 +12,8 @@
 
 #include <nanorun/detail/operation.hpp>
 
+#include "sys/perturb.hpp"
+
 #include <atomic>
 #include <cstddef>
 #include <mutex>
@@ -25,6 +27,7 @@ public:
   void push(operation* op) noexcept
   {
     operation* head = inbox_.load(std::memory_order_relaxed);
+    NANORUN_PERTURB_POINT();
     do
       op->next_ = head;
     // Release: publishes *op to the acquire exchange in drain_inbox().
@@ -46,6 +49,7 @@ public:
   {
     if (!maybe_nonempty())
       return nullptr;
+    NANORUN_PERTURB_POINT();
     std::lock_guard lock(mutex_);
     drain_inbox();
     std::size_t n = queue_.size() / (share ? share : 1) + 1;

@@ -23,6 +23,8 @@
 #include <nanorun/detail/config.hpp>
 #include <nanorun/detail/operation.hpp>
 
+#include "sys/perturb.hpp"
+
 #include <atomic>
 #include <cstdint>
 
@@ -55,6 +57,7 @@ public:
     const std::uint32_t tail = tail_.load(std::memory_order_relaxed); // we are the only writer
     if (tail - steal >= capacity)
       return false;
+    NANORUN_PERTURB_POINT();
     slots_[tail & mask].store(op, std::memory_order_relaxed);
     // Release: publishes the slot to pop()/steal_into() on other threads,
     // which load tail_ with acquire.
@@ -74,6 +77,7 @@ public:
     const std::uint32_t tail = tail_.load(std::memory_order_relaxed);
     if (tail - real < n)
       return false; // raced with thieves and is no longer full: caller retries push
+    NANORUN_PERTURB_POINT();
     // AcqRel: claiming the range must not be reordered with the copies below,
     // and pairs with thieves' CAS on head_.
     if (!head_.compare_exchange_strong(head, pack(real + n, real + n), std::memory_order_acq_rel,
@@ -97,6 +101,7 @@ public:
         return nullptr;
       const std::uint32_t next_real = real + 1;
       const std::uint64_t next = steal == real ? pack(next_real, next_real) : pack(steal, next_real);
+      NANORUN_PERTURB_POINT();
       // AcqRel: the claim races with thieves' CAS on the same word; the item
       // read below was published by our own earlier push.
       if (head_.compare_exchange_weak(head, next, std::memory_order_acq_rel, std::memory_order_acquire))
@@ -184,6 +189,7 @@ public:
         n = capacity / 2;
       first = real;
       claimed = pack(steal, real + n);
+      NANORUN_PERTURB_POINT();
       if (head_.compare_exchange_weak(prev, claimed, std::memory_order_acq_rel, std::memory_order_acquire))
         break;
     }
@@ -196,6 +202,7 @@ public:
 
     // Phase 2: release the slots by moving `steal` up to `real`. The owner may
     // have popped meanwhile (moving `real`), so retry with what we observe.
+    NANORUN_PERTURB_POINT();
     prev = claimed;
     for (;;)
     {

@@ -4,6 +4,8 @@
 
 #include <nanorun/detail/cpu_relax.hpp>
 
+#include "sys/perturb.hpp"
+
 #include <algorithm>
 #include <optional>
 #include <thread>
@@ -38,6 +40,8 @@ void full_fence() noexcept
 // Step 2's read of the idle word, after the producer published its work.
 std::uint64_t scheduler::load_idle_after_publish() noexcept
 {
+  // The window between publishing work and reading the idle word.
+  NANORUN_PERTURB_POINT();
   if constexpr (fences_supported)
   {
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -56,6 +60,7 @@ bool scheduler::try_begin_search(thread_state& ts) noexcept
   const std::size_t workers = std::max<std::size_t>(1, threads_in_run_.load(std::memory_order_relaxed));
   if (2 * searching_of(state) >= workers && workers > 1)
     return false;
+  NANORUN_PERTURB_POINT();
   idle_.fetch_add(searching_one, std::memory_order_seq_cst);
   ts.searching = true;
   return true;
@@ -74,6 +79,7 @@ void scheduler::end_search(thread_state& ts) noexcept
   // sleeper, often the driver, for nothing on every message.
   if (searching_of(prev) == 1)
   {
+    NANORUN_PERTURB_POINT();
     full_fence();
     if (work_visible())
       notify_one();
@@ -179,8 +185,10 @@ bool scheduler::take_driver(thread_state& ts, timer_ns& timer_deadline) noexcept
 {
   // SeqCst: this follows the sleeper's registration (step 1) and pairs with
   // release_driver(); see THE DRIVER ROLE IS HANDED OVER.
+  NANORUN_PERTURB_POINT();
   if (driver_taken_.load(std::memory_order_relaxed) || driver_taken_.exchange(true, std::memory_order_seq_cst))
     return false;
+  NANORUN_PERTURB_POINT();
   driver_slot_.store(ts.slot, std::memory_order_release);
   timer_deadline = publish_driver_deadline();
   return true;
@@ -204,6 +212,7 @@ timer_ns scheduler::publish_driver_deadline() noexcept
 void scheduler::release_driver() noexcept
 {
   driver_until_.store(no_driver, std::memory_order_seq_cst);
+  NANORUN_PERTURB_POINT();
   // SeqCst: the store half of the releaser's side of the store-buffering
   // pair (the fence and idle-word read follow in hand_over_driver()); also
   // publishes this driver's use of the role to the next one's exchange. See
@@ -255,6 +264,8 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     }
   } guard{this, &ts};
 
+  // The window between registering as a sleeper and looking for work.
+  NANORUN_PERTURB_POINT();
   full_fence();
   if (work_visible() || ts.is_done())
     return stopped() ? park_result::stopped : park_result::resumed;
@@ -419,6 +430,7 @@ bool scheduler::wait_in_reactor(thread_state& ts, const steady_time* wake_at)
       // From here on a waker writes the eventfd (see REACTOR).
       s->in_reactor = true;
     }
+    NANORUN_PERTURB_POINT();
     std::int64_t timeout_ns = -1;
     if (wake_at)
       timeout_ns = std::max<std::int64_t>(
@@ -462,6 +474,7 @@ void scheduler::signal(worker_slot* s) noexcept
     s->notified = true;
     via_reactor = s->in_reactor;
   }
+  NANORUN_PERTURB_POINT();
   if (via_reactor)
     reactor_->wake();
   else
@@ -471,6 +484,7 @@ void scheduler::signal(worker_slot* s) noexcept
 void scheduler::cancel_sleep(thread_state& ts) noexcept
 {
   worker_slot* s = ts.slot;
+  NANORUN_PERTURB_POINT();
   std::lock_guard lock(idle_mutex_);
   if (s->in_sleepers)
   {
@@ -491,6 +505,7 @@ void scheduler::notify_one() noexcept
   const std::uint64_t state = load_idle_after_publish();
   if (searching_of(state) != 0 || sleepers_of(state) == 0)
     return;
+  NANORUN_PERTURB_POINT();
   worker_slot* s;
   {
     std::lock_guard lock(idle_mutex_);

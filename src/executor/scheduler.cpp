@@ -417,6 +417,7 @@ void scheduler::post(operation* op, bool continuation)
       // running handler, as on io_context. The LIFO budget is enforced where
       // the slot is polled (next_op), which knows whether other work waits.
       operation* displaced = s->lifo.load(std::memory_order_relaxed);
+      NANORUN_PERTURB_POINT();
       s->lifo.store(op, std::memory_order_relaxed);
       if (!displaced)
         return;
@@ -476,6 +477,7 @@ void scheduler::release_all_credit(thread_state& ts) noexcept
     return;
   const std::int64_t c = ts.credit;
   ts.credit = 0;
+  NANORUN_PERTURB_POINT();
   // AcqRel: whoever takes the count to zero must see all the work that was
   // finished before, and stop() publishes that.
   if (outstanding_.fetch_sub(c, std::memory_order_acq_rel) == c)
@@ -530,12 +532,14 @@ void scheduler::stop() noexcept
 {
   stopped_by_request_.store(true, std::memory_order_relaxed);
   stopped_.store(true, std::memory_order_seq_cst);
+  NANORUN_PERTURB_POINT();
   wake_all();
 }
 
 void scheduler::stop_for_lack_of_work() noexcept
 {
   stopped_.store(true, std::memory_order_seq_cst);
+  NANORUN_PERTURB_POINT();
   wake_all();
 }
 
@@ -635,8 +639,10 @@ void scheduler::timer_armed_earlier(timer_ns deadline) noexcept
   // With nobody driving (no_driver is the lowest value) this returns at once:
   // a worker that parks later takes the role and sees the new deadline, and
   // one that is asleep now is woken by the driver that released the role.
+  NANORUN_PERTURB_POINT();
   if (deadline >= driver_until_.load(std::memory_order_seq_cst))
     return;
+  NANORUN_PERTURB_POINT();
   worker_slot* s = driver_slot_.load(std::memory_order_acquire);
   if (!s)
     return;

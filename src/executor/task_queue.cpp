@@ -21,6 +21,7 @@ task_queue::task_queue(nanorun::runtime& rt) noexcept : operation(&task_queue::r
 
 void task_queue::release() noexcept
 {
+  NANORUN_PERTURB_POINT();
   // AcqRel: the last owner must see every other owner's writes before deleting.
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
   {
@@ -35,6 +36,8 @@ void task_queue::enqueue(operation* op)
   do
     op->next_ = head;
   while (!inbox_.compare_exchange_weak(head, op, std::memory_order_seq_cst, std::memory_order_relaxed));
+  // The window between pushing and claiming the runner (see finish_turn).
+  NANORUN_PERTURB_POINT();
   // SeqCst: pairs with the store/load in finish_turn(); see PROTOCOL.
   if (!scheduled_.exchange(true, std::memory_order_seq_cst))
   {
@@ -59,6 +62,7 @@ void task_queue::finish_turn(bool more) noexcept
     scheduled_.store(false, std::memory_order_seq_cst);
     // A producer that pushed before our clear may have seen scheduled_ set and
     // not posted us: look once more.
+    NANORUN_PERTURB_POINT();
     if (inbox_.load(std::memory_order_seq_cst) == nullptr || scheduled_.exchange(true, std::memory_order_seq_cst))
     {
       release();

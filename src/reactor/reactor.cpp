@@ -1,6 +1,7 @@
 // io_reactor: descriptor states, speculative attempts and event dispatch.
 // The protocol is described in reactor.hpp.
 #include "reactor/reactor.hpp"
+#include "sys/perturb.hpp"
 
 #include <boost/asio/error.hpp>
 
@@ -112,6 +113,7 @@ void io_reactor::fork_child()
 
 void io_reactor::deregister_descriptor(descriptor_state* s, op_queue& aborted)
 {
+  NANORUN_PERTURB_POINT();
   {
     std::lock_guard lock(s->mutex);
     for (op_queue& q : s->ops)
@@ -151,6 +153,7 @@ void io_reactor::arm(descriptor_state* s, io_dir dir, op_queue& done)
 
 void io_reactor::start_op(descriptor_state* s, io_dir dir, reactor_op* op, op_queue& done)
 {
+  NANORUN_PERTURB_POINT();
   std::lock_guard lock(s->mutex);
   if (s->fd == invalid_native_handle)
   {
@@ -171,6 +174,9 @@ void io_reactor::start_op(descriptor_state* s, io_dir dir, reactor_op* op, op_qu
       return;
     }
     s->may_be_ready &= ~bit;
+    // Between the attempt that found nothing and arming: readiness that
+    // arrives now must still reach this operation.
+    NANORUN_PERTURB_POINT();
   }
   q.push(op);
   arm(s, dir, done);
@@ -179,6 +185,7 @@ void io_reactor::start_op(descriptor_state* s, io_dir dir, reactor_op* op, op_qu
 void io_reactor::process(descriptor_state* s, const sys::ready_event& ev, op_queue& done)
 {
   std::uint32_t ready = ev.ready;
+  NANORUN_PERTURB_POINT();
   std::lock_guard lock(s->mutex);
   if (s->fd == invalid_native_handle)
     return; // a stale event for a closed descriptor
@@ -264,6 +271,7 @@ std::size_t io_reactor::run(std::int64_t timeout_ns, op_queue& done)
       auto* w = reinterpret_cast<external_watch*>(key & ~std::uintptr_t{1});
       // AcqRel: pairs with the owner's release store of false, so that the
       // owner's use of the operation is over before we queue it again.
+      NANORUN_PERTURB_POINT();
       if (!w->queued.exchange(true, std::memory_order_acq_rel))
         done.push(w);
       continue;
@@ -324,6 +332,7 @@ void io_reactor::unwatch_external(external_watch* w) noexcept
 
 void io_reactor::rearm_external(external_watch* w) noexcept
 {
+  NANORUN_PERTURB_POINT();
   std::lock_guard pool(pool_mutex_);
   if (w->fd != invalid_native_handle)
     backend_->modify(w->fd, external_key(w), sys::ready_read | sys::ready_oneshot);

@@ -57,6 +57,7 @@
 #include <nanorun/runtime.hpp>
 
 #include "executor/scheduler.hpp"
+#include "sys/perturb.hpp"
 
 #include <boost/asio/detail/config.hpp>
 #include <boost/asio/detail/scheduler.hpp>
@@ -259,6 +260,7 @@ void asio_bridge::drive()
   boost::system::error_code ec;
   for (;;)
   {
+    NANORUN_PERTURB_POINT();
     bool take = false;
     {
       ad::conditionally_enabled_mutex::scoped_lock lock(mutex);
@@ -307,7 +309,9 @@ void asio_bridge::drive()
             queue.push(task_op);
           }
         } back{mutex, queue, ready, task_op};
+        NANORUN_PERTURB_POINT();
         reactor_.run(0, ready);
+        NANORUN_PERTURB_POINT();
       }
       collected = true;
       rearm_guard.pay();

@@ -3,6 +3,8 @@
 
 #include <nanorun/detail/cpu_relax.hpp>
 
+#include "sys/perturb.hpp"
+
 #include <boost/asio/error.hpp>
 
 #include <algorithm>
@@ -17,7 +19,11 @@ void spin_lock::lock() noexcept
   {
     // Acquire: pairs with unlock()'s release.
     if (!locked_.exchange(true, std::memory_order_acquire))
+    {
+      // A holder that stalls inside the critical section.
+      NANORUN_PERTURB_POINT();
       return;
+    }
     while (locked_.load(std::memory_order_relaxed))
     {
       cpu_relax();
@@ -41,6 +47,7 @@ timer_queue::~timer_queue() = default;
 
 void timer_queue::publish(timer_shard& sh) noexcept
 {
+  NANORUN_PERTURB_POINT();
   // SeqCst: see PUBLISHING in timer_queue.hpp.
   sh.next.store(sh.wheel.next_deadline(), std::memory_order_seq_cst);
 }
@@ -56,6 +63,7 @@ void timer_queue::publish_later(timer_shard& sh) noexcept
   // Relaxed: only ever moves `next` later; the arming side's seq_cst store
   // (an earlier deadline) is what the store-buffering pair protects.
   const timer_ns next = sh.wheel.next_deadline();
+  NANORUN_PERTURB_POINT();
   if (sh.next.load(std::memory_order_relaxed) != next)
     sh.next.store(next, std::memory_order_relaxed);
 }
@@ -170,6 +178,7 @@ std::size_t timer_queue::expire(timer_ns now, op_queue& out)
     timer_shard& sh = *shards_[i];
     if (sh.next.load(std::memory_order_relaxed) > now)
       continue;
+    NANORUN_PERTURB_POINT();
     std::lock_guard lock(sh.lock);
     timer_entry_list fired;
     sh.wheel.advance(now, fired);
@@ -214,7 +223,10 @@ timer_ns timer_queue::earliest() const noexcept
 {
   timer_ns best = timer_never;
   for (std::size_t i = 0; i < count_; ++i)
+  {
+    NANORUN_PERTURB_POINT();
     best = std::min(best, shards_[i]->next.load(std::memory_order_seq_cst));
+  }
   return best;
 }
 

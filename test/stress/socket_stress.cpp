@@ -478,6 +478,13 @@ void cancel_race_case(const char* backend, int threads)
         if (r.chance(10))
           std::this_thread::yield();
       }
+      // The case must see a cancellation abort a read, not only race with
+      // one. On a loaded machine the emitter may not have run while data
+      // kept every read busy: with the stream paused, the reads wait, and the
+      // emitter's next cancellation aborts one (a bounded wait: if none ever
+      // does, the check below fails).
+      for (int w = 0; w < 3000 && t.aborted.load() == 0; ++w)
+        std::this_thread::sleep_for(10ms);
       for (auto& c : conns)
         c->p.client.shutdown(tcp::socket::shutdown_send);
       writing = false;
