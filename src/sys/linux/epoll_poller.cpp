@@ -1,4 +1,5 @@
 #include "sys/linux/epoll_poller.hpp"
+#include "sys/fault.hpp"
 
 #include <cerrno>
 #include <climits>
@@ -103,6 +104,8 @@ std::error_code epoll_poller::add(int fd, void* key, std::uint32_t interest) noe
   epoll_event ev{};
   ev.events = to_epoll(interest);
   ev.data.ptr = key;
+  if (const int e = NANORUN_FAULT(poll_ctl))
+    return {e, std::system_category()};
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0)
     return last_error();
   return {};
@@ -113,6 +116,8 @@ std::error_code epoll_poller::modify(int fd, void* key, std::uint32_t interest) 
   epoll_event ev{};
   ev.events = to_epoll(interest);
   ev.data.ptr = key;
+  if (const int e = NANORUN_FAULT(poll_ctl))
+    return {e, std::system_category()};
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) < 0)
     return last_error();
   return {};
@@ -186,8 +191,21 @@ void epoll_poller::wake() noexcept
 {
   const std::uint64_t one = 1;
   // EAGAIN only if the counter is at its maximum, when a wake-up is pending
-  // anyway.
-  [[maybe_unused]] const ssize_t r = ::write(event_fd_, &one, sizeof one);
+  // anyway. EINTR cannot happen on a non-blocking eventfd, but a wake-up is
+  // never dropped for it (the fault build injects it): write again.
+  for (;;)
+  {
+    ssize_t r;
+    if (const int e = NANORUN_FAULT(wake))
+    {
+      errno = e;
+      r = -1;
+    }
+    else
+      r = ::write(event_fd_, &one, sizeof one);
+    if (r >= 0 || errno != EINTR)
+      return;
+  }
 }
 
 } // namespace nanorun::sys

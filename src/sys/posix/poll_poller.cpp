@@ -1,4 +1,5 @@
 #include "sys/posix/poll_poller.hpp"
+#include "sys/fault.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -115,8 +116,21 @@ bool poll_poller::changed() noexcept
 void poll_poller::signal() noexcept
 {
   const char byte = 0;
-  // EAGAIN means the pipe is full, so it is readable anyway.
-  [[maybe_unused]] const ssize_t r = ::write(pipe_[1], &byte, 1);
+  // EAGAIN means the pipe is full, so it is readable anyway; EINTR (which the
+  // fault build injects) means nothing was written: write again.
+  for (;;)
+  {
+    ssize_t r;
+    if (const int e = NANORUN_FAULT(wake))
+    {
+      errno = e;
+      r = -1;
+    }
+    else
+      r = ::write(pipe_[1], &byte, 1);
+    if (r >= 0 || errno != EINTR)
+      return;
+  }
 }
 
 void poll_poller::drain() noexcept

@@ -1,6 +1,8 @@
 // Every BSD-socket call nanorun makes. See include/nanorun/detail/socket_ops.hpp.
 #include <nanorun/detail/socket_ops.hpp>
 
+#include "sys/fault.hpp"
+
 #include <boost/asio/error.hpp>
 
 #include <cerrno>
@@ -31,6 +33,66 @@ void set_errno(error_code& ec) noexcept
 
 iovec* as_iov(const buf* b) noexcept { return reinterpret_cast<iovec*>(const_cast<buf*>(b)); }
 
+// The raw transfers, through the fault seam (src/sys/fault.hpp): in the fault
+// build a call may fail before it is made.
+ssize_t raw_recvmsg(int fd, msghdr* msg, int flags) noexcept
+{
+  if (const int e = NANORUN_FAULT(recv))
+  {
+    errno = e;
+    return -1;
+  }
+  return ::recvmsg(fd, msg, flags);
+}
+
+ssize_t raw_sendmsg(int fd, const msghdr* msg, int flags) noexcept
+{
+  if (const int e = NANORUN_FAULT(send))
+  {
+    errno = e;
+    return -1;
+  }
+  return ::sendmsg(fd, msg, flags);
+}
+
+#if NANORUN_FAULTS
+constexpr std::size_t max_short_iov = 64;
+
+// The fault build's short reads and writes: cuts the transfer described by
+// msg to a random length, in `room`. Stream sockets only: a datagram cut
+// short would be a different datagram, not a short transfer.
+void maybe_shorten(nanorun::sys::fault_call call, int fd, msghdr& msg, iovec* room) noexcept
+{
+  if (msg.msg_iovlen > max_short_iov)
+    return;
+  int type = 0;
+  socklen_t tl = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM)
+    return;
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < msg.msg_iovlen; ++i)
+    total += msg.msg_iov[i].iov_len;
+  std::size_t left = nanorun::sys::fault_short(call, total);
+  if (left >= total)
+    return;
+  std::size_t k = 0;
+  for (; k < msg.msg_iovlen && left > 0; ++k)
+  {
+    room[k] = msg.msg_iov[k];
+    if (room[k].iov_len > left)
+      room[k].iov_len = left;
+    left -= room[k].iov_len;
+  }
+  msg.msg_iov = room;
+  msg.msg_iovlen = k;
+}
+#define NANORUN_SHORTEN(call, fd, msg)                                                                               \
+  iovec short_room[max_short_iov];                                                                                   \
+  maybe_shorten(nanorun::sys::fault_call::call, fd, msg, short_room)
+#else
+#define NANORUN_SHORTEN(call, fd, msg) static_cast<void>(0)
+#endif
+
 [[maybe_unused]] bool set_flags(int fd, error_code& ec) noexcept
 {
   // For platforms without SOCK_CLOEXEC/SOCK_NONBLOCK at creation.
@@ -48,7 +110,14 @@ iovec* as_iov(const buf* b) noexcept { return reinterpret_cast<iovec*>(const_cas
 int open(int family, int type, int protocol, error_code& ec)
 {
 #if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
-  const int fd = ::socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+  int fd;
+  if (const int e = NANORUN_FAULT(socket))
+  {
+    errno = e;
+    fd = -1;
+  }
+  else
+    fd = ::socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
   if (fd < 0)
   {
     set_errno(ec);
@@ -107,10 +176,17 @@ int accept(int fd, void* addr, std::size_t* len, bool report_aborted, error_code
   socklen_t sl = sizeof ss;
   for (;;)
   {
+    int nfd;
+    if (const int e = NANORUN_FAULT(accept))
+    {
+      errno = e;
+      nfd = -1;
+    }
+    else
 #if defined(__linux__)
-    const int nfd = ::accept4(fd, reinterpret_cast<sockaddr*>(&ss), &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      nfd = ::accept4(fd, reinterpret_cast<sockaddr*>(&ss), &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
 #else
-    const int nfd = ::accept(fd, reinterpret_cast<sockaddr*>(&ss), &sl);
+      nfd = ::accept(fd, reinterpret_cast<sockaddr*>(&ss), &sl);
 #endif
     if (nfd >= 0)
     {
@@ -147,7 +223,15 @@ int accept(int fd, void* addr, std::size_t* len, bool report_aborted, error_code
 
 bool connect(int fd, const void* addr, std::size_t len, error_code& ec)
 {
-  if (::connect(fd, static_cast<const sockaddr*>(addr), static_cast<socklen_t>(len)) == 0)
+  int r;
+  if (const int e = NANORUN_FAULT(connect))
+  {
+    errno = e;
+    r = -1;
+  }
+  else
+    r = ::connect(fd, static_cast<const sockaddr*>(addr), static_cast<socklen_t>(len));
+  if (r == 0)
   {
     ec.clear();
     return true;
@@ -215,9 +299,10 @@ std::ptrdiff_t recv(int fd, const buf* b, std::size_t n, int flags, bool stream,
   msghdr msg{};
   msg.msg_iov = as_iov(b);
   msg.msg_iovlen = n;
+  NANORUN_SHORTEN(recv, fd, msg);
   for (;;)
   {
-    const ssize_t r = ::recvmsg(fd, &msg, flags);
+    const ssize_t r = raw_recvmsg(fd, &msg, flags);
     if (r >= 0)
     {
       ec.clear();
@@ -250,9 +335,10 @@ std::ptrdiff_t send(int fd, const buf* b, std::size_t n, int flags, error_code& 
 #if defined(MSG_NOSIGNAL)
   flags |= MSG_NOSIGNAL;
 #endif
+  NANORUN_SHORTEN(send, fd, msg);
   for (;;)
   {
-    const ssize_t r = ::sendmsg(fd, &msg, flags);
+    const ssize_t r = raw_sendmsg(fd, &msg, flags);
     if (r >= 0)
     {
       ec.clear();
@@ -276,7 +362,7 @@ std::ptrdiff_t recvfrom(int fd, const buf* b, std::size_t n, int flags, void* ad
   msg.msg_iovlen = n;
   for (;;)
   {
-    const ssize_t r = ::recvmsg(fd, &msg, flags);
+    const ssize_t r = raw_recvmsg(fd, &msg, flags);
     if (r >= 0)
     {
       *len = msg.msg_namelen;
@@ -304,7 +390,7 @@ std::ptrdiff_t sendto(int fd, const buf* b, std::size_t n, int flags, const void
 #endif
   for (;;)
   {
-    const ssize_t r = ::sendmsg(fd, &msg, flags);
+    const ssize_t r = raw_sendmsg(fd, &msg, flags);
     if (r >= 0)
     {
       ec.clear();
