@@ -163,6 +163,7 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
   if (!ts.slot)
     ts.slot = claim_slot();
   ts.rng = seed_rng(&ts);
+  ts.run_max = max;
   ts.done = done;
   std::optional<asio_thread_scope> asio_scope;
   if (!ts.outer)
@@ -315,8 +316,12 @@ operation* scheduler::pull_injector(thread_state& ts)
   if (!injector_.maybe_nonempty())
     return nullptr;
   const std::size_t workers = std::max<std::size_t>(1, threads_in_run_.load(std::memory_order_relaxed));
-  const std::size_t limit =
-      std::min<std::size_t>(local_queue::capacity / 2, std::size_t{ts.slot->queue.free_slots()} + 1);
+  // No more than this run() may run: run_one() and poll_one() take one
+  // handler, and what they pulled beyond it would only go back to the
+  // injector as they leave (a loop of run_one() calls once moved half a
+  // queue there and back per handler).
+  const std::size_t limit = std::min<std::size_t>(
+      {local_queue::capacity / 2, std::size_t{ts.slot->queue.free_slots()} + 1, ts.run_max});
   op_queue batch;
   operation* first = injector_.pop_batch(workers, limit, batch);
   while (operation* op = batch.pop())

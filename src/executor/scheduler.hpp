@@ -177,6 +177,7 @@ struct thread_state
   std::uint32_t until_injector = injector_interval; // handlers left before the injector goes first
   std::uint32_t lifo_polls = 0;
   std::uint32_t rng = 0;
+  std::size_t run_max = static_cast<std::size_t>(-1); // handlers this run() may run (run_one: 1)
   bool searching = false;         // counted in scheduler::idle_ as searching
   bool borrowed_slot = false;     // a nested run() using the enclosing run()'s slot
   bool yielding = false;          // the running handler yielded: its posts go to the back

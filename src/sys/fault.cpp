@@ -3,6 +3,9 @@
 
 #include <array>
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
 namespace nanorun::sys {
@@ -38,6 +41,39 @@ unsigned draw_per_mille() noexcept
   return static_cast<unsigned>(x % 1000);
 }
 
+// NANORUN_FAULTS_EINTR=<per mille>: from the start of the process, that share
+// of the transfers, accepts and wake-up writes is interrupted (EINTR, which
+// the library must make invisible), so that whole suites run under it (the
+// perturbation driver sets it). The generator is seeded from
+// NANORUN_PERTURB_SEED when that is set, for a replay.
+struct from_environment
+{
+  from_environment()
+  {
+    const char* rate = std::getenv("NANORUN_FAULTS_EINTR");
+    if (!rate)
+      return;
+    const unsigned per_mille = static_cast<unsigned>(std::strtoul(rate, nullptr, 10));
+    if (per_mille == 0 || per_mille > 1000)
+      return;
+    if (const char* seed = std::getenv("NANORUN_PERTURB_SEED"))
+      seed_faults(std::strtoull(seed, nullptr, 10));
+    for (fault_call c : {fault_call::recv, fault_call::send, fault_call::accept, fault_call::wake})
+      set_fault(c, fault_rule{EINTR, 0, per_mille, 0});
+  }
+  ~from_environment()
+  {
+    const char* rate = std::getenv("NANORUN_FAULTS_EINTR");
+    if (rate && std::strtoul(rate, nullptr, 10) != 0)
+    {
+      std::uint64_t n = 0;
+      for (const call_state& s : states)
+        n += s.injected.load(std::memory_order_relaxed);
+      std::fprintf(stderr, "faults: %llu injected\n", static_cast<unsigned long long>(n));
+    }
+  }
+};
+
 } // namespace
 
 void set_fault(fault_call call, const fault_rule& rule) noexcept
@@ -59,6 +95,11 @@ void clear_faults() noexcept
 }
 
 void seed_faults(std::uint64_t seed) noexcept { rng_state.store(seed, std::memory_order_relaxed); }
+
+namespace {
+// After the definitions it uses; before main().
+from_environment environment_faults;
+} // namespace
 
 std::uint64_t faults_injected(fault_call call) noexcept
 {

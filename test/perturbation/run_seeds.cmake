@@ -1,13 +1,15 @@
 # run_seeds.cmake: the schedule perturbation driver (see src/sys/perturb.hpp).
 #   cmake -D EXE=<nanorun_stress> -D BUDGET=<seconds> -D TESTS=<suite>,<suite>...
-#         [-D SEED=<n>] -P run_seeds.cmake
+#         [-D SEED=<n>] [-D EINTR=<per mille>] -P run_seeds.cmake
 # Runs one stress suite of TESTS per random seed, with NANORUN_PERTURB_SEED
 # set, taking the suites in turn from a random one, until BUDGET seconds have
 # passed (at least one seed). A whole pass of the suites takes minutes under
 # perturbation; one suite per seed tries more seeds in the same budget. Each
 # seed's line gives what its points did. A failing seed stops the run and
 # prints the command that replays it. With SEED, runs that seed on every
-# suite of TESTS at once.
+# suite of TESTS at once. With EINTR (a fault build, src/sys/fault.hpp), that
+# share of the library's transfers, accepts and wake-up writes is also
+# interrupted, which must change nothing.
 cmake_minimum_required(VERSION 3.25)
 
 foreach(var EXE BUDGET TESTS)
@@ -16,6 +18,10 @@ foreach(var EXE BUDGET TESTS)
   endif()
 endforeach()
 
+set(fault_env "")
+if(DEFINED EINTR AND NOT EINTR STREQUAL "0")
+  set(fault_env "NANORUN_FAULTS_EINTR=${EINTR}")
+endif()
 string(TIMESTAMP start "%s" UTC)
 string(REPLACE "," ";" suites "${TESTS}")
 list(LENGTH suites suite_count)
@@ -37,7 +43,7 @@ while(TRUE)
   endif()
   string(TIMESTAMP t0 "%s" UTC)
   execute_process(
-    COMMAND ${CMAKE_COMMAND} -E env NANORUN_PERTURB_SEED=${seed}
+    COMMAND ${CMAKE_COMMAND} -E env NANORUN_PERTURB_SEED=${seed} ${fault_env}
             ${EXE} --run_test=${run} --log_level=warning --report_level=short
     RESULT_VARIABLE status
     OUTPUT_VARIABLE out
@@ -51,7 +57,7 @@ while(TRUE)
     message("${out}")
     message(FATAL_ERROR
       "perturbation: seed ${seed} FAILED (${status}) after ${took} s.\n"
-      "Replay: NANORUN_PERTURB_SEED=${seed} ${EXE} --run_test=${run}")
+      "Replay: NANORUN_PERTURB_SEED=${seed} ${fault_env} ${EXE} --run_test=${run}")
   endif()
   if(NOT line)
     # The points must have been reached: a build without them (or a seed the
@@ -62,6 +68,9 @@ while(TRUE)
   math(EXPR seeds "${seeds} + 1")
   math(EXPR points_total "${points_total} + ${points}")
   string(REGEX REPLACE "^perturbation: seed [0-9]+, " "" what "${line}")
+  if(out MATCHES "faults: ([0-9]+) injected")
+    string(APPEND what ", ${CMAKE_MATCH_1} EINTR faults")
+  endif()
   message("perturbation: seed ${seed} passed ${run} in ${took} s (${what})")
   math(EXPR elapsed "${t1} - ${start}")
   if(DEFINED SEED OR elapsed GREATER_EQUAL BUDGET)
