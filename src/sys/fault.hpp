@@ -40,6 +40,7 @@ enum class fault_call : unsigned
   send,      // sendmsg on any socket
   poll_ctl,  // registering or re-arming a descriptor with the poller (epoll_ctl)
   wake,      // the reactor's wake-up write (eventfd or self-pipe)
+  resolve,   // getaddrinfo; the rule's `error` is an EAI_ code, not an errno
   count
 };
 

@@ -26,6 +26,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <netdb.h>
 #include <cstdint>
 #include <vector>
 
@@ -333,6 +334,56 @@ BOOST_AUTO_TEST_CASE(each_failure_reaches_one_handler_with_asio_error_code)
     s.open(tcp::v4(), ec);
     BOOST_TEST(!ec, ec.message());
     BOOST_TEST(s.is_open());
+  }
+}
+
+// The resolver: getaddrinfo's failures reach the handler (and the throwing
+// synchronous form) as Asio maps them, and the resolver works afterwards.
+BOOST_AUTO_TEST_CASE(resolver_failures_reach_the_handler_as_asio_maps_them)
+{
+  nanorun::test::watchdog dog("resolver faults", std::chrono::seconds(120));
+  fault_scope faults(3);
+  nanorun::runtime rt(1);
+  tcp::resolver resolver(rt);
+  struct expectation
+  {
+    int eai;
+    error_code expected;
+    const char* what;
+  };
+  const expectation cases[] = {
+      {EAI_AGAIN, asio::error::host_not_found_try_again, "EAI_AGAIN"},
+      {EAI_MEMORY, asio::error::no_memory, "EAI_MEMORY"},
+      {EAI_FAIL, asio::error::no_recovery, "EAI_FAIL"},
+      {EAI_NONAME, asio::error::host_not_found, "EAI_NONAME"},
+  };
+  for (const expectation& e : cases)
+  {
+    BOOST_TEST_CONTEXT(e.what)
+    {
+      nanorun::sys::set_fault(fault_call::resolve, fault_rule{e.eai, 1, 0, 0});
+      std::atomic<int> done{0};
+      error_code got = unset;
+      std::size_t results = 99;
+      resolver.async_resolve("127.0.0.1", "80", [&](error_code ec, tcp::resolver::results_type r) {
+        got = ec;
+        results = r.size();
+        done.fetch_add(1);
+      });
+      BOOST_TEST(run_until(rt, done, 1));
+      BOOST_TEST(done.load() == 1);
+      BOOST_TEST(got == e.expected, got.message());
+      BOOST_TEST(results == 0u);
+      error_code ec;
+      auto r = resolver.resolve("127.0.0.1", "80", ec);
+      BOOST_TEST(ec == e.expected, ec.message());
+      BOOST_TEST(r.empty());
+      BOOST_CHECK_THROW(resolver.resolve("127.0.0.1", "80"), boost::system::system_error);
+      nanorun::sys::clear_faults();
+      auto ok = resolver.resolve("127.0.0.1", "80", ec);
+      BOOST_TEST(!ec, ec.message());
+      BOOST_TEST(ok.size() >= 1u);
+    }
   }
 }
 
