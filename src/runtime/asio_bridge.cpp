@@ -20,8 +20,8 @@
 //     descriptors, Asio's timerfd and its interrupter included, is ready).
 //     Whichever worker sees it readable (the one parked in the reactor, or a
 //     busy one polling) runs the bridge's operation: it takes Asio's task
-//     operation when it comes to the front of Asio's queue (running what is
-//     ahead of it first), runs Asio's reactor without blocking to collect the ready
+//     operation (from the front of Asio's queue, or the middle, never from
+//     the back behind completions: see drive()), runs Asio's reactor without blocking to collect the ready
 //     events, re-arms the one-shot watch only then (so that a second worker
 //     is not woken for events already taken), and runs the completions that
 //     are ready through Asio's scheduler, one poll_one() at a time.
@@ -123,6 +123,35 @@ template struct grant<&ad::scheduler::op_queue_, sched_queue>;
 template struct grant<&ad::scheduler::task_operation_, sched_task_op>;
 template struct grant<&ad::scheduler::outstanding_work_, sched_work>;
 template struct grant<&ad::epoll_reactor::epoll_fd_, reactor_epoll_fd>;
+
+// Unlinks Asio's task operation from its queue if it is at the front, or if
+// another operation follows it; never from the back behind other operations
+// (see drive()). `anywhere`: look past the front.
+bool take_task(ad::op_queue<ad::scheduler_operation>& q, ad::scheduler_operation* task, bool anywhere) noexcept
+{
+  ad::scheduler_operation* prev = nullptr;
+  for (ad::scheduler_operation* o = q.front(); o; prev = o, o = ad::op_queue_access::next(o))
+  {
+    if (o != task)
+    {
+      if (!anywhere)
+        return false;
+      continue;
+    }
+    if (!prev)
+    {
+      q.pop();
+      return true;
+    }
+    ad::scheduler_operation* after = ad::op_queue_access::next(o);
+    if (!after)
+      return false;
+    ad::op_queue_access::next(prev, after);
+    ad::op_queue_access::next(o, static_cast<ad::scheduler_operation*>(nullptr));
+    return true;
+  }
+  return false;
+}
 
 // The bridge of one runtime: a service, created with Asio's reactor.
 class asio_bridge final : public boost::asio::execution_context::service
@@ -237,16 +266,23 @@ void asio_bridge::drive()
     }
   } rearm_guard{*this};
 
-  // The task operation is taken only from the front of Asio's queue, where
-  // Asio's own scheduler takes it. Asio's reactor relies on that: it tells
-  // whether a descriptor's completion is already queued by its link to the
-  // next operation, and every completion it produced earlier sits ahead of
-  // the task operation, so it has one, unless it has been dequeued. Taking
-  // the task from behind a queued completion (this bridge once did) let the
-  // reactor queue that completion a second time and lose the rest of Asio's
-  // queue, the task operation with it. A drive that finds completions ahead
-  // of the task runs them first (as another thread of io_context would),
-  // then collects.
+  // Where the task operation may be taken from. Asio's reactor tells whether
+  // a descriptor's completion is already queued by its link to the next
+  // operation; Asio's own scheduler runs the reactor only with the task
+  // operation at the front, when every completion the reactor produced
+  // earlier has been dequeued. Every such completion sits ahead of the task
+  // operation, so each has a link, unless it is the last in the queue, which
+  // it can only be once the task operation is unlinked from behind it. So
+  // the task operation is taken from the front, or from the middle when an
+  // operation follows it (then the last operation is a posted one, and stays
+  // last: others only pop from the front and push behind it); never from
+  // the back behind other operations. Taking it from there (this bridge once
+  // did) let the reactor queue the completion that became last a second
+  // time, which lost the rest of Asio's queue, the task operation with it.
+  // A drive that finds the task operation at the back behind completions
+  // runs them first (as another thread of io_context would), then collects.
+  // It looks past the front once: every turn of a long queue would
+  // otherwise walk it.
   //
   // When the task operation comes to the front with completions behind it
   // after this drive has collected (a handler that ran here posted them), it
@@ -256,6 +292,7 @@ void asio_bridge::drive()
   // cannot keep it from Asio's reactor on a single worker.
   constexpr int max_turns = 16;
   bool collected = false;
+  bool look_past_front = true;
   int turns = 0;
   boost::system::error_code ec;
   for (;;)
@@ -265,9 +302,10 @@ void asio_bridge::drive()
     {
       ad::conditionally_enabled_mutex::scoped_lock lock(mutex);
       ad::scheduler_operation* front = queue.front();
-      if (front == task_op && !collected)
+      const bool anywhere = look_past_front;
+      look_past_front = false;
+      if (!collected && front && take_task(queue, task_op, anywhere))
       {
-        queue.pop();
         // As Asio's scheduler does while its task runs: nothing needs an
         // interrupt, everything queued meanwhile is run by this loop.
         sched_.*member(sched_task_interrupted{}) = true;
