@@ -21,8 +21,8 @@
 //     Whichever worker sees it readable (the one parked in the reactor, or a
 //     busy one polling) runs the bridge's operation: it takes Asio's task
 //     operation (from the front of Asio's queue, or the middle, never from
-//     the back behind completions: see drive()), runs Asio's reactor without blocking to collect the ready
-//     events, re-arms the one-shot watch only then (so that a second worker
+//     the back behind completions: see drive()), runs Asio's reactor
+//     without blocking to collect the ready events, re-arms the one-shot watch only then (so that a second worker
 //     is not woken for events already taken), and runs the completions that
 //     are ready through Asio's scheduler, one poll_one() at a time.
 //     Completion handlers bound to the runtime's executor run inline there,

@@ -5,9 +5,11 @@
 // bytes than asked, a peer resets (ECONNRESET, EPIPE), the process runs out
 // of descriptors (EMFILE, ENFILE) or the kernel of memory (ENOMEM, ENOBUFS).
 // Each raw call in src/sys/<os>/ that can fail that way asks this seam first:
-// NANORUN_FAULT(call) returns 0 (make the call) or the errno to fail with
-// without making it, and NANORUN_FAULT_SHORT(call, n) may shorten a
-// transfer's length. In the fault build (cmake -DNANORUN_FAULTS=ON) a test
+// NANORUN_SYSCALL(call, expr) makes the call `expr` unless the seam fails it,
+// and then yields -1 with the injected errno, as the call would have;
+// NANORUN_FAULT(call) gives the injected code itself (0: none) for calls
+// that report failures otherwise (getaddrinfo), and fault_short() may
+// shorten a stream transfer. In the fault build (cmake -DNANORUN_FAULTS=ON) a test
 // sets rules per call: fail every n-th call, or each call with a probability
 // drawn from a seeded generator, with a given errno; shorten transfers at
 // random. Elsewhere both macros are constants and cost nothing.
@@ -21,6 +23,7 @@
 // on the level-triggered poll(2) backend only, and EINTR everywhere.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 
@@ -68,19 +71,34 @@ void seed_faults(std::uint64_t seed) noexcept;
 // call since its rule was set.
 std::uint64_t faults_injected(fault_call call) noexcept;
 
+// The code to fail this use of `call` with, or 0 to make the call.
 int fault_error(fault_call call) noexcept;
+
+// Whether to fail this use of `call`; if so, errno holds the injected error.
+inline bool fault_sets_errno(fault_call call) noexcept
+{
+  if (const int e = fault_error(call))
+  {
+    errno = e;
+    return true;
+  }
+  return false;
+}
+
+// The length to transfer instead of n (n: no fault).
 std::size_t fault_short(fault_call call, std::size_t n) noexcept;
 
 } // namespace nanorun::sys
 
 #define NANORUN_FAULT(call) ::nanorun::sys::fault_error(::nanorun::sys::fault_call::call)
-#define NANORUN_FAULT_SHORT(call, n) ::nanorun::sys::fault_short(::nanorun::sys::fault_call::call, (n))
+#define NANORUN_SYSCALL(call, expr)                                                                                  \
+  (::nanorun::sys::fault_sets_errno(::nanorun::sys::fault_call::call) ? -1 : (expr))
 
 #else
 
 } // namespace nanorun::sys
 
 #define NANORUN_FAULT(call) 0
-#define NANORUN_FAULT_SHORT(call, n) (n)
+#define NANORUN_SYSCALL(call, expr) (expr)
 
 #endif

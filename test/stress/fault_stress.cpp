@@ -4,6 +4,7 @@
 // invisible (every byte of every stream arrives once, in order: checked end to
 // end), every other failure reaches exactly one handler with the error code
 // Asio reports for it, and nothing hangs (each wait has a deadline).
+#include "stress/echo_server.hpp"
 #include "stress/runners.hpp"
 #include "stress/watchdog.hpp"
 #include "sys/fault.hpp"
@@ -52,53 +53,12 @@ std::uint8_t byte_at(std::uint64_t stream, std::uint64_t i) noexcept
   return static_cast<std::uint8_t>(x >> 56);
 }
 
-struct echo_tally
-{
-  std::atomic<long> bytes_ok{0};
-  std::atomic<long> mismatches{0};
-  std::atomic<long> errors{0};
-  std::atomic<int> clients_done{0};
-};
-
-asio::awaitable<void> echo_session(tcp::socket s, echo_tally& t)
-{
-  std::vector<char> buf(8192);
-  for (;;)
-  {
-    auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
-    if (ec)
-    {
-      if (ec != asio::error::eof)
-        t.errors.fetch_add(1);
-      co_return;
-    }
-    auto [wec, wn] = co_await asio::async_write(s, asio::buffer(buf.data(), n), asio::as_tuple(asio::use_awaitable));
-    if (wec || wn != n)
-    {
-      t.errors.fetch_add(1);
-      co_return;
-    }
-  }
-}
-
-asio::awaitable<void> accept_loop(tcp::acceptor& acc, int n, echo_tally& t)
-{
-  for (int i = 0; i < n;)
-  {
-    auto [ec, s] = co_await acc.async_accept(asio::as_tuple(asio::use_awaitable));
-    if (ec)
-    {
-      t.errors.fetch_add(1);
-      continue;
-    }
-    asio::co_spawn(s.get_executor(), echo_session(std::move(s), t), asio::detached);
-    ++i;
-  }
-}
+using nanorun::test::echo_acceptor;
+using nanorun::test::echo_stats;
 
 // Sends `total` bytes of stream `id` in random pieces while reading the echo
 // back, and checks each byte against what was sent.
-asio::awaitable<void> checked_client(tcp::endpoint ep, std::uint64_t id, std::size_t total, echo_tally& t)
+asio::awaitable<void> checked_client(tcp::endpoint ep, std::uint64_t id, std::size_t total, echo_stats& t)
 {
   tcp::socket s(co_await asio::this_coro::executor);
   co_await s.async_connect(ep, asio::use_awaitable);
@@ -118,7 +78,7 @@ asio::awaitable<void> checked_client(tcp::endpoint ep, std::uint64_t id, std::si
   for (std::size_t i = 0; i < total; ++i)
     bad += in[i] != out[i];
   t.mismatches.fetch_add(bad);
-  t.bytes_ok.fetch_add(static_cast<long>(total) - bad);
+  t.bytes_checked.fetch_add(static_cast<long>(total) - bad); // the bytes that came back right
   s.shutdown(tcp::socket::shutdown_send);
   char b;
   auto [ec, n] = co_await s.async_read_some(asio::buffer(&b, 1), asio::as_tuple(asio::use_awaitable));
@@ -134,7 +94,7 @@ void echo_under_faults(const char* backend, bool level_triggered)
   constexpr int connections = 8;
   constexpr std::size_t bytes_each = 256 * 1024;
   auto rt = runtime_on(backend, 2);
-  echo_tally t;
+  echo_stats t;
   {
     tcp::acceptor acc(*rt, loopback());
     // Interrupted calls transfer nothing and are retried. On a
@@ -149,7 +109,10 @@ void echo_under_faults(const char* backend, bool level_triggered)
     nanorun::sys::set_fault(fault_call::send, transient);
     nanorun::sys::set_fault(fault_call::accept, fault_rule{EINTR, 2, 0, 0}); // every other call
     nanorun::sys::set_fault(fault_call::wake, fault_rule{EINTR, 0, 300, 0});
-    asio::co_spawn(*rt, accept_loop(acc, connections, t), asio::detached);
+    asio::co_spawn(*rt, echo_acceptor(acc, connections, t), [&t](std::exception_ptr e) {
+      if (e)
+        t.errors.fetch_add(1);
+    });
     for (int i = 0; i < connections; ++i)
       asio::co_spawn(asio::make_strand(rt->get_executor()),
                      checked_client(acc.local_endpoint(), static_cast<std::uint64_t>(i), bytes_each, t),
@@ -164,7 +127,7 @@ void echo_under_faults(const char* backend, bool level_triggered)
   BOOST_TEST(t.clients_done.load() == connections);
   BOOST_TEST(t.errors.load() == 0);
   BOOST_TEST(t.mismatches.load() == 0);
-  BOOST_TEST(t.bytes_ok.load() == static_cast<long>(connections * bytes_each));
+  BOOST_TEST(t.bytes_checked.load() == static_cast<long>(connections * bytes_each));
   // The faults were there to survive.
   BOOST_TEST(nanorun::sys::faults_injected(fault_call::recv) > 0);
   BOOST_TEST(nanorun::sys::faults_injected(fault_call::send) > 0);

@@ -9,6 +9,7 @@
 //
 // Handlers report into atomics; Boost.Test is not thread-safe, so assertions
 // are made on the test's own thread once every other thread has been joined.
+#include "stress/echo_server.hpp"
 #include "stress/runners.hpp"
 #include "stress/watchdog.hpp"
 #include "unit/io/io_test_support.hpp"
@@ -149,46 +150,9 @@ std::uint64_t seed_for(int i) { return 0x5eed0000u + static_cast<std::uint64_t>(
 // ---------------------------------------------------------------------------
 // 1. Many connections echoing at once; every byte checked.
 
-struct echo_stats
-{
-  std::atomic<long> bytes_checked{0};
-  std::atomic<long> mismatches{0};
-  std::atomic<long> errors{0};
-  std::atomic<long> clients_done{0};
-  std::atomic<long> servers_done{0};
-};
-
-asio::awaitable<void> echo_server(tcp::socket s, echo_stats& st)
-{
-  std::vector<char> buf(32768);
-  for (;;)
-  {
-    auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
-    if (ec)
-    {
-      if (ec != asio::error::eof)
-        st.errors.fetch_add(1);
-      break;
-    }
-    auto [wec, wn] = co_await asio::async_write(s, asio::buffer(buf.data(), n), asio::as_tuple(asio::use_awaitable));
-    if (wec || wn != n)
-    {
-      st.errors.fetch_add(1);
-      break;
-    }
-  }
-  st.servers_done.fetch_add(1);
-}
-
-asio::awaitable<void> echo_acceptor(tcp::acceptor& acc, int connections, echo_stats& st)
-{
-  for (int i = 0; i < connections; ++i)
-  {
-    tcp::socket s = co_await acc.async_accept(asio::use_awaitable);
-    // One strand per connection, as asio-interop.md recommends.
-    asio::co_spawn(asio::make_strand(s.get_executor()), echo_server(std::move(s), st), asio::detached);
-  }
-}
+using nanorun::test::echo_acceptor;
+using nanorun::test::echo_server;
+using nanorun::test::echo_stats;
 
 asio::awaitable<void> echo_client(tcp::endpoint ep, int messages, std::uint64_t seed, echo_stats& st)
 {

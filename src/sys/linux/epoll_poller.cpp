@@ -104,9 +104,7 @@ std::error_code epoll_poller::add(int fd, void* key, std::uint32_t interest) noe
   epoll_event ev{};
   ev.events = to_epoll(interest);
   ev.data.ptr = key;
-  if (const int e = NANORUN_FAULT(poll_ctl))
-    return {e, std::system_category()};
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0)
+  if (NANORUN_SYSCALL(poll_ctl, ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev)) < 0)
     return last_error();
   return {};
 }
@@ -116,9 +114,7 @@ std::error_code epoll_poller::modify(int fd, void* key, std::uint32_t interest) 
   epoll_event ev{};
   ev.events = to_epoll(interest);
   ev.data.ptr = key;
-  if (const int e = NANORUN_FAULT(poll_ctl))
-    return {e, std::system_category()};
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) < 0)
+  if (NANORUN_SYSCALL(poll_ctl, ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev)) < 0)
     return last_error();
   return {};
 }
@@ -195,14 +191,7 @@ void epoll_poller::wake() noexcept
   // never dropped for it (the fault build injects it): write again.
   for (;;)
   {
-    ssize_t r;
-    if (const int e = NANORUN_FAULT(wake))
-    {
-      errno = e;
-      r = -1;
-    }
-    else
-      r = ::write(event_fd_, &one, sizeof one);
+    const ssize_t r = NANORUN_SYSCALL(wake, ::write(event_fd_, &one, sizeof one));
     if (r >= 0 || errno != EINTR)
       return;
   }

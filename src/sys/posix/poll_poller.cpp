@@ -120,14 +120,7 @@ void poll_poller::signal() noexcept
   // fault build injects) means nothing was written: write again.
   for (;;)
   {
-    ssize_t r;
-    if (const int e = NANORUN_FAULT(wake))
-    {
-      errno = e;
-      r = -1;
-    }
-    else
-      r = ::write(pipe_[1], &byte, 1);
+    const ssize_t r = NANORUN_SYSCALL(wake, ::write(pipe_[1], &byte, 1));
     if (r >= 0 || errno != EINTR)
       return;
   }

@@ -33,28 +33,6 @@ void set_errno(error_code& ec) noexcept
 
 iovec* as_iov(const buf* b) noexcept { return reinterpret_cast<iovec*>(const_cast<buf*>(b)); }
 
-// The raw transfers, through the fault seam (src/sys/fault.hpp): in the fault
-// build a call may fail before it is made.
-ssize_t raw_recvmsg(int fd, msghdr* msg, int flags) noexcept
-{
-  if (const int e = NANORUN_FAULT(recv))
-  {
-    errno = e;
-    return -1;
-  }
-  return ::recvmsg(fd, msg, flags);
-}
-
-ssize_t raw_sendmsg(int fd, const msghdr* msg, int flags) noexcept
-{
-  if (const int e = NANORUN_FAULT(send))
-  {
-    errno = e;
-    return -1;
-  }
-  return ::sendmsg(fd, msg, flags);
-}
-
 #if NANORUN_FAULTS
 constexpr std::size_t max_short_iov = 64;
 
@@ -110,14 +88,7 @@ void maybe_shorten(nanorun::sys::fault_call call, int fd, msghdr& msg, iovec* ro
 int open(int family, int type, int protocol, error_code& ec)
 {
 #if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
-  int fd;
-  if (const int e = NANORUN_FAULT(socket))
-  {
-    errno = e;
-    fd = -1;
-  }
-  else
-    fd = ::socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+  const int fd = NANORUN_SYSCALL(socket, ::socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol));
   if (fd < 0)
   {
     set_errno(ec);
@@ -176,17 +147,11 @@ int accept(int fd, void* addr, std::size_t* len, bool report_aborted, error_code
   socklen_t sl = sizeof ss;
   for (;;)
   {
-    int nfd;
-    if (const int e = NANORUN_FAULT(accept))
-    {
-      errno = e;
-      nfd = -1;
-    }
-    else
 #if defined(__linux__)
-      nfd = ::accept4(fd, reinterpret_cast<sockaddr*>(&ss), &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    const int nfd =
+        NANORUN_SYSCALL(accept, ::accept4(fd, reinterpret_cast<sockaddr*>(&ss), &sl, SOCK_CLOEXEC | SOCK_NONBLOCK));
 #else
-      nfd = ::accept(fd, reinterpret_cast<sockaddr*>(&ss), &sl);
+    const int nfd = NANORUN_SYSCALL(accept, ::accept(fd, reinterpret_cast<sockaddr*>(&ss), &sl));
 #endif
     if (nfd >= 0)
     {
@@ -223,15 +188,7 @@ int accept(int fd, void* addr, std::size_t* len, bool report_aborted, error_code
 
 bool connect(int fd, const void* addr, std::size_t len, error_code& ec)
 {
-  int r;
-  if (const int e = NANORUN_FAULT(connect))
-  {
-    errno = e;
-    r = -1;
-  }
-  else
-    r = ::connect(fd, static_cast<const sockaddr*>(addr), static_cast<socklen_t>(len));
-  if (r == 0)
+  if (NANORUN_SYSCALL(connect, ::connect(fd, static_cast<const sockaddr*>(addr), static_cast<socklen_t>(len))) == 0)
   {
     ec.clear();
     return true;
@@ -302,7 +259,7 @@ std::ptrdiff_t recv(int fd, const buf* b, std::size_t n, int flags, bool stream,
   NANORUN_SHORTEN(recv, fd, msg);
   for (;;)
   {
-    const ssize_t r = raw_recvmsg(fd, &msg, flags);
+    const ssize_t r = NANORUN_SYSCALL(recv, ::recvmsg(fd, &msg, flags));
     if (r >= 0)
     {
       ec.clear();
@@ -338,7 +295,7 @@ std::ptrdiff_t send(int fd, const buf* b, std::size_t n, int flags, error_code& 
   NANORUN_SHORTEN(send, fd, msg);
   for (;;)
   {
-    const ssize_t r = raw_sendmsg(fd, &msg, flags);
+    const ssize_t r = NANORUN_SYSCALL(send, ::sendmsg(fd, &msg, flags));
     if (r >= 0)
     {
       ec.clear();
@@ -362,7 +319,7 @@ std::ptrdiff_t recvfrom(int fd, const buf* b, std::size_t n, int flags, void* ad
   msg.msg_iovlen = n;
   for (;;)
   {
-    const ssize_t r = raw_recvmsg(fd, &msg, flags);
+    const ssize_t r = NANORUN_SYSCALL(recv, ::recvmsg(fd, &msg, flags));
     if (r >= 0)
     {
       *len = msg.msg_namelen;
@@ -390,7 +347,7 @@ std::ptrdiff_t sendto(int fd, const buf* b, std::size_t n, int flags, const void
 #endif
   for (;;)
   {
-    const ssize_t r = raw_sendmsg(fd, &msg, flags);
+    const ssize_t r = NANORUN_SYSCALL(send, ::sendmsg(fd, &msg, flags));
     if (r >= 0)
     {
       ec.clear();
