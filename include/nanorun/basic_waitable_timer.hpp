@@ -58,8 +58,8 @@ public:
 
   /// Constructs a timer with no expiry set (expiry() is the clock's epoch).
   explicit basic_waitable_timer(const executor_type& ex)
-      : executor_(ex), runtime_(&detail::runtime_of_executor(ex, "nanorun::basic_waitable_timer")),
-        state_(detail::timer_create(*runtime_))
+      : executor_(ex), rt_(detail::runtime_of_executor(ex, "nanorun::basic_waitable_timer").ref()),
+        state_(detail::timer_create(*rt_.get()))
   {
   }
 
@@ -99,7 +99,7 @@ public:
   /// Moves a timer, pending waits included. The moved-from timer is as if
   /// just constructed from the same executor.
   basic_waitable_timer(basic_waitable_timer&& other) noexcept
-      : executor_(other.executor_), runtime_(other.runtime_), state_(std::exchange(other.state_, nullptr)),
+      : executor_(other.executor_), rt_(other.rt_), state_(std::exchange(other.state_, nullptr)),
         expiry_(std::exchange(other.expiry_, time_point()))
   {
   }
@@ -107,7 +107,7 @@ public:
   template <class Executor1>
     requires std::is_convertible_v<Executor1, Executor>
   basic_waitable_timer(basic_waitable_timer<Clock, WaitTraits, Executor1>&& other)
-      : executor_(other.executor_), runtime_(other.runtime_), state_(std::exchange(other.state_, nullptr)),
+      : executor_(other.executor_), rt_(other.rt_), state_(std::exchange(other.state_, nullptr)),
         expiry_(std::exchange(other.expiry_, time_point()))
   {
   }
@@ -128,8 +128,8 @@ public:
   }
 
   /// Completes pending waits with operation_aborted (they run later, on
-  /// their executors).
-  ~basic_waitable_timer() { detail::timer_destroy(state_); }
+  /// their executors). Safe after the runtime's destruction.
+  ~basic_waitable_timer() { release_state(); }
 
   basic_waitable_timer(const basic_waitable_timer&) = delete;
   basic_waitable_timer& operator=(const basic_waitable_timer&) = delete;
@@ -138,11 +138,12 @@ public:
 
   /// Completes every pending wait with operation_aborted.
   /// @returns the number of waits cancelled.
-  std::size_t cancel() { return state_ ? detail::timer_cancel(state_, static_cast<std::size_t>(-1)) : 0; }
+  /// Once the runtime is destroyed, no wait is pending: returns 0.
+  std::size_t cancel() { return state_ && rt_.get() ? detail::timer_cancel(state_, static_cast<std::size_t>(-1)) : 0; }
 
   /// Completes the oldest pending wait with operation_aborted.
   /// @returns 0 or 1.
-  std::size_t cancel_one() { return state_ ? detail::timer_cancel(state_, 1) : 0; }
+  std::size_t cancel_one() { return state_ && rt_.get() ? detail::timer_cancel(state_, 1) : 0; }
 
   /// The expiry time, as an absolute time.
   time_point expiry() const { return expiry_; }
@@ -221,6 +222,10 @@ public:
    * the expiry time, or with operation_aborted if the timer is cancelled, its
    * expiry changes or it is destroyed first.
    *
+   * Started after the timer's runtime was destroyed, it throws
+   * boost::system::system_error (operation_aborted) and the handler is not
+   * taken.
+   *
    * @par Per-Operation Cancellation
    * terminal, partial and total cancellation all end the wait with
    * operation_aborted.
@@ -282,12 +287,25 @@ private:
   // does: the traits' time_point overload overflows for far expiries.
   static duration wait_duration(const time_point& t) { return WaitTraits::to_wait_duration(until(t)); }
 
+  // Frees the state; its pending waits are aborted, unless the runtime is
+  // gone (it destroyed them, and its wheel with them).
+  void release_state() noexcept
+  {
+    if (!state_)
+      return;
+    if (rt_.get())
+      detail::timer_destroy(state_);
+    else
+      detail::timer_discard(state_);
+    state_ = nullptr;
+  }
+
   template <class Other>
   void move_assign(Other& other) noexcept
   {
-    detail::timer_destroy(state_);
+    release_state();
     executor_ = other.executor_;
-    runtime_ = other.runtime_;
+    rt_ = other.rt_;
     state_ = std::exchange(other.state_, nullptr);
     expiry_ = std::exchange(other.expiry_, time_point());
   }
@@ -315,12 +333,13 @@ private:
   void start_wait(Handler&& handler)
   {
     using op_type = detail::timer_wait_handler<std::decay_t<Handler>, Executor>;
+    runtime& rt = rt_.checked("nanorun::basic_waitable_timer::async_wait");
     if (!state_)
-      state_ = detail::timer_create(*runtime_);
-    op_type* op = op_type::create(std::forward<Handler>(handler), executor_, *runtime_);
+      state_ = detail::timer_create(rt);
+    op_type* op = op_type::create(std::forward<Handler>(handler), executor_, rt);
     auto slot = boost::asio::get_associated_cancellation_slot(op->handler());
     if (slot.is_connected())
-      slot.template emplace<detail::timer_cancel_handler>(state_, op);
+      slot.template emplace<detail::timer_cancel_handler>(rt_, state_, op);
     detail::timer_remaining_fn check = nullptr;
     std::int64_t clock_expiry = 0;
     if constexpr (!is_steady)
@@ -342,7 +361,7 @@ private:
   }
 
   Executor executor_;
-  runtime* runtime_;
+  detail::runtime_ref rt_;
   detail::timer_state* state_ = nullptr; // null after a move, until the next wait
   time_point expiry_{};
 };

@@ -5,6 +5,7 @@
 #include <nanorun/detail/config.hpp>
 #include <nanorun/detail/operation.hpp>
 #include <nanorun/detail/run_marker.hpp>
+#include <nanorun/detail/runtime_ref.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/execution_context.hpp>
@@ -65,6 +66,10 @@ public:
 
   /// Shuts down services, destroys pending handlers without invoking them,
   /// then destroys the services. No thread may be inside a run function.
+  /// nanorun's I/O objects (timers, sockets, acceptors, resolvers) may
+  /// outlive it: destroying, closing or cancelling one afterwards is safe,
+  /// and an operation that would need the runtime fails with
+  /// operation_aborted (doc/bad-input.md).
   ~runtime();
 
   runtime(const runtime&) = delete;
@@ -134,6 +139,8 @@ public:
   // The key this runtime's threads carry in detail::this_thread_run_marker.
   const void* marker() const noexcept { return impl_.get(); }
   detail::scheduler& scheduler_impl() noexcept { return *impl_; }
+  // A reference that tells when this runtime has been destroyed.
+  detail::runtime_ref ref() noexcept { return {this, anchor_.get(), anchor_.generation()}; }
   /// @}
 
 private:
@@ -143,6 +150,9 @@ private:
   count_type run_chunked(std::size_t max_handlers, const std::chrono::time_point<Clock, Duration>& abs_time);
 
   std::unique_ptr<detail::scheduler> impl_;
+  // Last, so destroyed first: after the destructor's body has torn
+  // everything down, before the scheduler's memory goes.
+  detail::anchor_holder anchor_;
 };
 
 /// For code written against io_context: the whole migration is this alias.

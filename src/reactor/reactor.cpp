@@ -330,12 +330,13 @@ void io_reactor::unwatch_external(external_watch* w) noexcept
     external_list_[i].store(i < externals_.size() ? externals_[i] : nullptr, std::memory_order_release);
 }
 
-void io_reactor::rearm_external(external_watch* w) noexcept
+std::error_code io_reactor::rearm_external(external_watch* w) noexcept
 {
   NANORUN_PERTURB_POINT();
   std::lock_guard pool(pool_mutex_);
-  if (w->fd != invalid_native_handle)
-    backend_->modify(w->fd, external_key(w), sys::ready_read | sys::ready_oneshot);
+  if (w->fd == invalid_native_handle)
+    return {};
+  return backend_->modify(w->fd, external_key(w), sys::ready_read | sys::ready_oneshot);
 }
 
 bool io_reactor::external_busy() const noexcept

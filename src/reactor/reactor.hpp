@@ -185,8 +185,10 @@ public:
   // Stops watching w's descriptor (before the owner closes it or goes).
   void unwatch_external(external_watch* w) noexcept;
   // After the owner cleared w->queued: a watch is one-shot (level-checked
-  // when re-armed), so it reports again only once re-armed.
-  void rearm_external(external_watch* w) noexcept;
+  // when re-armed), so it reports again only once re-armed. On failure (the
+  // backend's error, e.g. ENOMEM from epoll_ctl) the watch is not armed and
+  // will not report: the owner must poll or re-arm again.
+  std::error_code rearm_external(external_watch* w) noexcept;
 
   // Takes every waiting operation of every descriptor (runtime destruction).
   void shutdown(op_queue& out);

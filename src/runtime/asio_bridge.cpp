@@ -228,7 +228,20 @@ void asio_bridge::rearm() noexcept
   // queues the watch again, even while this worker runs Asio's handlers, so
   // another worker can take Asio's reactor alongside.
   watch_.queued.store(false, std::memory_order_release);
-  rt_.scheduler_impl().reactor().rearm_external(&watch_);
+  if (!rt_.scheduler_impl().reactor().rearm_external(&watch_))
+    return;
+  // The watch could not be armed (epoll_ctl failed: ENOMEM, say), so nothing
+  // would report Asio's events again. Queue it now, as if reported, unless
+  // the reactor got there first: the next drive polls Asio's reactor without
+  // blocking and re-arms again. A failing epoll_ctl then costs polling
+  // through the run queue, never an event; once a re-arm succeeds, the watch
+  // is back to waiting. AcqRel: as the reactor's exchange.
+  if (!watch_.queued.exchange(true, std::memory_order_acq_rel))
+  {
+    detail::op_queue again;
+    again.push(&watch_);
+    rt_.scheduler_impl().post_counted(again);
+  }
 }
 
 void asio_bridge::drive()

@@ -39,6 +39,11 @@ void timer_destroy(timer_state* s) noexcept
   delete s;
 }
 
+void timer_discard(timer_state* s) noexcept
+{
+  delete s;
+}
+
 void timer_wait(timer_state* s, timer_wait_op* op, std::int64_t deadline, timer_remaining_fn remaining,
                 std::int64_t clock_expiry)
 {

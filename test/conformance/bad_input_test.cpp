@@ -10,14 +10,20 @@
 #include <nanorun/spawn.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/execution/bad_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
 #include <cstdint>
 #include <future>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -205,6 +211,119 @@ BOOST_AUTO_TEST_CASE(join_handle_get_on_a_worker_of_its_own_runtime_throws_logic
   });
   rt.run();
   BOOST_TEST(outcome.get_future().get() == "logic_error");
+}
+
+BOOST_AUTO_TEST_CASE(io_objects_outlive_their_runtime)
+{
+  // nanorun only: with io_context, an I/O object destroyed after its context
+  // is undefined (it reaches into destroyed services). nanorun's are safe to
+  // destroy, close and cancel after their runtime; what needs the runtime
+  // (an asynchronous operation, registering a descriptor) fails with
+  // operation_aborted; what needs only the descriptor works. ASan checks that
+  // nothing here touches the runtime's freed memory.
+  const std::string aborted = "system_error " + text(asio::error::operation_aborted);
+  auto witness = std::make_shared<int>(0); // held by every pending handler
+  boost::asio::cancellation_signal timer_signal, read_signal;
+  std::optional<nanorun::steady_timer> timer, moved_from;
+  std::optional<nanorun::ip::tcp::socket> reader, writer, never_opened;
+  std::optional<nanorun::ip::tcp::acceptor> acceptor;
+  std::optional<nanorun::ip::udp::socket> udp;
+  std::optional<nanorun::ip::tcp::resolver> resolver;
+  char in[16] = {};
+  int invoked = 0;
+  {
+    nanorun::runtime rt(1);
+    timer.emplace(rt, std::chrono::hours(1));
+    timer->async_wait(asio::bind_cancellation_slot(timer_signal.slot(), [&invoked, w = witness](error_code) {
+      ++invoked;
+    }));
+    nanorun::steady_timer original(rt);
+    moved_from.emplace(std::move(original));
+    nanorun::steady_timer taker(std::move(*moved_from));
+    acceptor.emplace(rt, loopback());
+    reader.emplace(rt);
+    reader->connect(acceptor->local_endpoint());
+    writer.emplace(acceptor->accept());
+    reader->async_read_some(asio::buffer(in), asio::bind_cancellation_slot(read_signal.slot(),
+                                                                           [&invoked, w = witness](error_code, std::size_t) {
+                                                                             ++invoked;
+                                                                           }));
+    never_opened.emplace(rt);
+    udp.emplace(rt, udp_loopback());
+    resolver.emplace(rt);
+    rt.poll();
+    BOOST_TEST(witness.use_count() == 3);
+  }
+  // The runtime destroyed both waiting handlers without invoking them.
+  BOOST_TEST(witness.use_count() == 1);
+  BOOST_TEST(invoked == 0);
+
+  // A signal for an operation the runtime destroyed finds nothing.
+  timer_signal.emit(asio::cancellation_type::terminal);
+  read_signal.emit(asio::cancellation_type::terminal);
+
+  // Timers: nothing pending, the expiry is the timer's own, waits refused.
+  BOOST_TEST(timer->cancel() == 0u);
+  BOOST_TEST(timer->cancel_one() == 0u);
+  BOOST_TEST(timer->expires_after(std::chrono::milliseconds(1)) == 0u);
+  BOOST_TEST((timer->expiry() > nanorun::steady_timer::clock_type::now() - std::chrono::seconds(1)));
+  BOOST_TEST(thrown_by([&] { timer->async_wait([&invoked, w = witness](error_code) { ++invoked; }); }) == aborted);
+  BOOST_TEST(thrown_by([&] { moved_from->async_wait([&invoked](error_code) { ++invoked; }); }) == aborted);
+  BOOST_TEST(witness.use_count() == 1); // the refused handler was not kept
+
+  // Sockets: the descriptors are still the objects'; synchronous transfers
+  // work, asynchronous ones and registrations are refused.
+  BOOST_TEST(reader->is_open());
+  error_code ec;
+  reader->cancel(ec);
+  BOOST_TEST(text(ec) == "ok");
+  BOOST_TEST(asio::write(*writer, asio::buffer("ping", 4)) == 4u);
+  BOOST_TEST(asio::read(*reader, asio::buffer(in, 4)) == 4u);
+  BOOST_TEST(std::string(in, 4) == "ping");
+  BOOST_TEST(thrown_by([&] { reader->async_read_some(asio::buffer(in), [&](error_code, std::size_t) { ++invoked; }); }) ==
+             aborted);
+  BOOST_TEST(thrown_by([&] { acceptor->async_accept([&](error_code, nanorun::ip::tcp::socket) { ++invoked; }); }) ==
+             aborted);
+  BOOST_TEST(thrown_by([&] { never_opened->async_connect(acceptor->local_endpoint(), [&](error_code) { ++invoked; }); }) ==
+             aborted);
+  never_opened->open(nanorun::ip::tcp::v4(), ec);
+  BOOST_TEST(text(ec) == text(asio::error::operation_aborted));
+  BOOST_TEST(!never_opened->is_open());
+  BOOST_TEST(udp->local_endpoint().port() != 0);
+  BOOST_TEST(thrown_by([&] { udp->async_receive(asio::buffer(in), [&](error_code, std::size_t) { ++invoked; }); }) ==
+             aborted);
+  // The resolver resolves synchronously, not asynchronously.
+  BOOST_TEST(!resolver->resolve("127.0.0.1", "80").empty());
+  BOOST_TEST(thrown_by([&] { resolver->async_resolve("127.0.0.1", "80", [&](error_code, auto) { ++invoked; }); }) ==
+             aborted);
+
+  // A later runtime may take the same anchor (and the same address): the
+  // objects still know theirs is gone.
+  {
+    nanorun::runtime later(1);
+    BOOST_TEST(thrown_by([&] { timer->async_wait([&](error_code) { ++invoked; }); }) == aborted);
+    nanorun::steady_timer fresh(later, std::chrono::milliseconds(1));
+    fresh.async_wait([&](error_code e) { invoked += e ? 100 : 1000; });
+    later.run();
+  }
+  BOOST_TEST(invoked == 1000);
+
+  // Closing sends the end of the stream; destroying every object is safe.
+  reader->close(ec);
+  BOOST_TEST(text(ec) == "ok");
+  asio::read(*writer, asio::buffer(in, 1), ec);
+  BOOST_TEST(text(ec) == text(asio::error::eof));
+  asio::io_context io; // takes the released descriptor, and closes it
+  asio::ip::tcp::socket adopted(io, asio::ip::tcp::v4(), writer->release());
+  BOOST_TEST(!writer->is_open());
+  timer.reset();
+  moved_from.reset();
+  reader.reset();
+  writer.reset();
+  never_opened.reset();
+  acceptor.reset();
+  udp.reset();
+  resolver.reset();
 }
 
 BOOST_AUTO_TEST_SUITE_END()

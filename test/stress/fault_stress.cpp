@@ -388,6 +388,74 @@ BOOST_AUTO_TEST_CASE(interrupted_wakeups_are_not_lost)
   BOOST_TEST(nanorun::sys::faults_injected(fault_call::wake) > 0u);
 }
 
+BOOST_AUTO_TEST_CASE(asio_sockets_survive_failing_rearms_of_the_bridge_watch)
+{
+  // Asio's own sockets on the runtime: the bridge watches Asio's epoll
+  // instance with a one-shot watch that each drive re-arms (epoll_ctl MOD).
+  // Every other re-arm fails with ENOMEM here; a failed one must not leave
+  // the watch disarmed, or every connection stalls.
+  nanorun::test::watchdog dog("the bridge under failing re-arms", std::chrono::seconds(300));
+  fault_scope faults(0xb41d6eu);
+  constexpr int connections = 8;
+  constexpr int rounds = 200;
+  constexpr std::size_t message = 64;
+  std::atomic<int> clients_done{0}, errors{0};
+  std::atomic<long> checked{0};
+  nanorun::runtime rt(2);
+  {
+    using atcp = asio::ip::tcp;
+    atcp::acceptor acc(rt, atcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    // Set once Asio's reactor and the bridge's watch exist: Asio's sockets
+    // register with Asio's epoll instance, so the re-arms are the only
+    // epoll_ctl calls nanorun makes from here on.
+    nanorun::sys::set_fault(fault_call::poll_ctl, fault_rule{ENOMEM, 2, 0, 0});
+    auto session = [](atcp::socket s) -> asio::awaitable<void> {
+      char buf[message];
+      for (;;)
+      {
+        auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+        if (ec)
+          co_return;
+        co_await asio::async_write(s, asio::buffer(buf, n), asio::use_awaitable);
+      }
+    };
+    asio::co_spawn(
+        rt,
+        [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < connections; ++i)
+            asio::co_spawn(acc.get_executor(), session(co_await acc.async_accept(asio::use_awaitable)),
+                           asio::detached);
+        },
+        [&](std::exception_ptr e) { errors.fetch_add(e ? 1 : 0); });
+    const auto ep = acc.local_endpoint();
+    for (int c = 0; c < connections; ++c)
+      asio::co_spawn(
+          asio::make_strand(rt.get_executor()),
+          [&, c, ep]() -> asio::awaitable<void> {
+            atcp::socket s(co_await asio::this_coro::executor);
+            co_await s.async_connect(ep, asio::use_awaitable);
+            char out[message], in[message];
+            for (int r = 0; r < rounds; ++r)
+            {
+              for (std::size_t i = 0; i < message; ++i)
+                out[i] = static_cast<char>(byte_at(static_cast<std::uint64_t>(c), r * message + i));
+              co_await asio::async_write(s, asio::buffer(out), asio::use_awaitable);
+              co_await asio::async_read(s, asio::buffer(in), asio::use_awaitable);
+              checked.fetch_add(std::equal(in, in + message, out) ? static_cast<long>(message) : 0);
+            }
+            clients_done.fetch_add(1);
+          },
+          [&](std::exception_ptr e) { errors.fetch_add(e ? 1 : 0); });
+    nanorun::test::runners run(rt, 2);
+    run.join();
+  }
+  BOOST_TEST_MESSAGE("bridge: " << nanorun::sys::faults_injected(fault_call::poll_ctl) << " failed re-arms");
+  BOOST_TEST(errors.load() == 0);
+  BOOST_TEST(clients_done.load() == connections);
+  BOOST_TEST(checked.load() == static_cast<long>(connections) * rounds * static_cast<long>(message));
+  BOOST_TEST(nanorun::sys::faults_injected(fault_call::poll_ctl) > 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 #endif

@@ -27,17 +27,20 @@ namespace nanorun::detail {
 class io_cancel_handler
 {
 public:
-  io_cancel_handler(runtime* rt, descriptor_state* s) noexcept : rt_(rt), s_(s) {}
+  io_cancel_handler(runtime_ref rt, descriptor_state* s) noexcept : rt_(rt), s_(s) {}
 
   void operator()(boost::asio::cancellation_type_t type) const noexcept
   {
+    // After the runtime's destruction there is nothing left to cancel (it
+    // destroyed the operation, and the reactor that held s).
     using ct = boost::asio::cancellation_type;
     if ((type & (ct::terminal | ct::partial | ct::total)) != ct::none)
-      io_cancel_key(*rt_, s_, this);
+      if (runtime* rt = rt_.get())
+        io_cancel_key(*rt, s_, this);
   }
 
 private:
-  runtime* rt_;
+  runtime_ref rt_;
   descriptor_state* s_;
 };
 
@@ -65,11 +68,12 @@ public:
 
   // Installs cancellation (if the handler has a slot) and starts waiting on s.
   // With s null (no descriptor), completes with the action's preset error.
-  static void start(io_op* op, runtime& rt, descriptor_state* s, io_dir dir)
+  static void start(io_op* op, runtime_ref ref, descriptor_state* s, io_dir dir)
   {
+    runtime& rt = *ref.get(); // the caller checked it
     auto slot = boost::asio::get_associated_cancellation_slot(op->handler_);
     if (s && slot.is_connected())
-      op->cancel_key = &slot.template emplace<io_cancel_handler>(&rt, s);
+      op->cancel_key = &slot.template emplace<io_cancel_handler>(ref, s);
     if (s)
       io_start(rt, s, dir, op);
     else

@@ -2,6 +2,13 @@
 // runtime, the descriptor and its registration with the runtime's reactor,
 // and the mode bits Asio keeps per socket (which non-blocking modes are set,
 // enable_connection_aborted, whether the user set SO_LINGER).
+//
+// A socket may outlive its runtime (runtime_ref): the runtime's destruction
+// destroyed its waiting operations and its reactor, registration included,
+// so close(), release() and cancel() then only deal with the descriptor,
+// which stays the socket's; synchronous operations go on working; opening,
+// assigning and starting an asynchronous operation fail with
+// operation_aborted.
 #pragma once
 
 #include <nanorun/detail/handler_work.hpp>
@@ -24,7 +31,7 @@ template <class Executor>
 class socket_core
 {
 public:
-  socket_core(const Executor& ex, const char* what) : ex_(ex), rt_(&runtime_of_executor(ex, what)) {}
+  socket_core(const Executor& ex, const char* what) : ex_(ex), rt_(runtime_of_executor(ex, what).ref()) {}
 
   socket_core(socket_core&& o) noexcept : ex_(o.ex_), rt_(o.rt_) { take(o); }
 
@@ -61,7 +68,6 @@ public:
   }
 
   const Executor& executor() const noexcept { return ex_; }
-  runtime& rt() const noexcept { return *rt_; }
   native_handle fd() const noexcept { return fd_; }
   bool is_open() const noexcept { return fd_ != invalid_native_handle; }
 
@@ -94,7 +100,13 @@ public:
       ec = boost::asio::error::already_open;
       return;
     }
-    descriptor_state* s = io_register(*rt_, fd, ec);
+    runtime* rt = rt_.get();
+    if (!rt)
+    {
+      ec = boost::asio::error::operation_aborted;
+      return;
+    }
+    descriptor_state* s = io_register(*rt, fd, ec);
     if (!s)
       return;
     fd_ = fd;
@@ -111,7 +123,8 @@ public:
     ec.clear();
     if (!is_open())
       return;
-    io_deregister(*rt_, state_);
+    if (runtime* rt = rt_.get())
+      io_deregister(*rt, state_);
     if (destruction && (bits_ & user_linger))
     {
       boost::asio::socket_base::linger off(false, 0);
@@ -131,7 +144,8 @@ public:
       ec = boost::asio::error::bad_descriptor;
       return invalid_native_handle;
     }
-    io_deregister(*rt_, state_);
+    if (runtime* rt = rt_.get())
+      io_deregister(*rt, state_);
     state_ = nullptr;
     bits_ = 0;
     ec.clear();
@@ -145,7 +159,8 @@ public:
       ec = boost::asio::error::bad_descriptor;
       return;
     }
-    io_cancel(*rt_, state_);
+    if (runtime* rt = rt_.get())
+      io_cancel(*rt, state_);
     ec.clear();
   }
 
@@ -251,17 +266,18 @@ public:
   }
 
   // Starts an asynchronous operation; a closed socket completes it with
-  // bad_descriptor (queued, not inline).
+  // bad_descriptor (queued, not inline). Throws if the runtime is gone.
   template <class Action, class Handler>
   void start(Handler&& h, io_dir dir, Action action)
   {
     using op_type = io_op<std::decay_t<Handler>, Executor, Action>;
-    op_type* op = op_type::create(std::forward<Handler>(h), ex_, *rt_, std::move(action));
+    runtime& rt = rt_.checked("nanorun socket");
+    op_type* op = op_type::create(std::forward<Handler>(h), ex_, rt, std::move(action));
     if (!state_)
       op->ec = boost::asio::error::bad_descriptor;
     else if (!prepare_async(op->ec))
-      return op_type::start(op, *rt_, nullptr, dir);
-    op_type::start(op, *rt_, state_, dir);
+      return op_type::start(op, rt_, nullptr, dir);
+    op_type::start(op, rt_, state_, dir);
   }
 
   // Completes an asynchronous operation at once (queued) with ec.
@@ -269,9 +285,10 @@ public:
   void fail(Handler&& h, Action action, const boost::system::error_code& ec)
   {
     using op_type = io_op<std::decay_t<Handler>, Executor, Action>;
-    op_type* op = op_type::create(std::forward<Handler>(h), ex_, *rt_, std::move(action));
+    runtime& rt = rt_.checked("nanorun socket");
+    op_type* op = op_type::create(std::forward<Handler>(h), ex_, rt, std::move(action));
     op->ec = ec;
-    op_type::start(op, *rt_, nullptr, io_dir::read);
+    op_type::start(op, rt_, nullptr, io_dir::read);
   }
 
   // Makes the descriptor non-blocking if the user made it blocking (or
@@ -324,7 +341,7 @@ private:
   static constexpr unsigned user_linger = 8;  // the user set SO_LINGER
 
   Executor ex_;
-  runtime* rt_;
+  runtime_ref rt_;
   native_handle fd_ = invalid_native_handle;
   descriptor_state* state_ = nullptr;
   unsigned bits_ = 0;

@@ -43,6 +43,10 @@ timer_state* timer_create(runtime& rt);
 // Completes every pending wait with operation_aborted and frees the state.
 void timer_destroy(timer_state* s) noexcept;
 
+// Frees the state of a timer whose runtime has been destroyed (its waits and
+// its wheel went with the runtime: nothing else is touched).
+void timer_discard(timer_state* s) noexcept;
+
 // Queues op. It completes (never inside this call) when the steady clock
 // reaches `deadline` (nanoseconds since the steady epoch), or with
 // operation_aborted when cancelled. `remaining` may be null.

@@ -57,17 +57,23 @@ inline std::int64_t saturating_add(std::int64_t a, std::int64_t b) noexcept
 class timer_cancel_handler
 {
 public:
-  timer_cancel_handler(timer_state* s, const timer_wait_op* key) noexcept : state_(s), key_(key) {}
+  timer_cancel_handler(runtime_ref rt, timer_state* s, const timer_wait_op* key) noexcept
+      : rt_(rt), state_(s), key_(key)
+  {
+  }
 
   void operator()(boost::asio::cancellation_type_t type) const noexcept
   {
-    // A timer wait has no side effects, so all three kinds just end it.
+    // A timer wait has no side effects, so all three kinds just end it. A
+    // signal after the runtime's destruction finds nothing (it destroyed
+    // the wait).
     using ct = boost::asio::cancellation_type;
-    if ((type & (ct::terminal | ct::partial | ct::total)) != ct::none)
+    if ((type & (ct::terminal | ct::partial | ct::total)) != ct::none && rt_.get())
       timer_cancel_wait(state_, key_);
   }
 
 private:
+  runtime_ref rt_;
   timer_state* state_;
   const timer_wait_op* key_;
 };

@@ -55,7 +55,7 @@ public:
   };
 
   explicit basic_resolver(const executor_type& ex)
-      : ex_(ex), rt_(&nanorun::detail::runtime_of_executor(ex, "nanorun resolver"))
+      : ex_(ex), rt_(nanorun::detail::runtime_of_executor(ex, "nanorun resolver").ref())
   {
   }
 
@@ -253,13 +253,14 @@ private:
     void operator()(Handler&& h, Query q) const
     {
       using op = nanorun::detail::resolve_op<std::decay_t<Handler>, Executor, results_type, Query>;
-      auto* p = op::create(std::forward<Handler>(h), self->ex_, *self->rt_, self->cancel_flag(), std::move(q));
-      nanorun::detail::io_run_blocking(*self->rt_, p);
+      runtime& rt = self->rt_.checked("nanorun resolver");
+      auto* p = op::create(std::forward<Handler>(h), self->ex_, rt, self->cancel_flag(), std::move(q));
+      nanorun::detail::io_run_blocking(rt, p);
     }
   };
 
   Executor ex_;
-  runtime* rt_;
+  nanorun::detail::runtime_ref rt_;
   std::shared_ptr<std::atomic<bool>> cancelled_; // null until the first asynchronous resolve
 };
 
