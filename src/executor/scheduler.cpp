@@ -168,6 +168,9 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
   std::optional<asio_thread_scope> asio_scope;
   if (!ts.outer)
     asio_scope.emplace();
+  // A runtime made for one thread has no frames crossing workers.
+  if (!one_thread_)
+    frame_exchange::attach(ts.frames);
   ts.marker.owner = this;
   ts.marker.outer = this_thread_run_marker;
   this_thread_state = &ts;
@@ -225,6 +228,7 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
     }
     release_unit(ts);
     ts.yielding = false;
+    frames_.after_handler(ts.frames);
     ++count;
     if (ts.pending)
     {
@@ -242,6 +246,7 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
 
 void scheduler::leave(thread_state& ts) noexcept
 {
+  frames_.leave(ts.frames);
   if (ts.searching)
     end_search(ts);
   if (ts.borrowed_slot)
@@ -398,6 +403,8 @@ void scheduler::post(operation* op, bool continuation)
   if (ts && ts->sched == this)
   {
     acquire_unit(*ts);
+    // A handler that posts may be a loop that spawns: see FRAME EXCHANGE.
+    frames_.before_allocation(ts->frames);
     worker_slot* s = ts->slot;
     if (ts->yielding)
     {

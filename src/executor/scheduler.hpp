@@ -120,6 +120,7 @@
 // without invoking it, repeating until no destruction has posted anything new.
 #pragma once
 
+#include "executor/frame_exchange.hpp"
 #include "executor/inject_queue.hpp"
 #include "executor/local_queue.hpp"
 #include "reactor/reactor.hpp"
@@ -186,6 +187,7 @@ struct thread_state
   bool is_done() const noexcept { return done && done->load(std::memory_order_acquire); }
   std::exception_ptr pending;     // exception from an inline execute()
   int pending_count = 0;
+  frame_stash frames;             // see FRAME EXCHANGE (frame_exchange.hpp)
 };
 
 extern constinit thread_local thread_state* this_thread_state;
@@ -325,6 +327,9 @@ private:
   static constexpr timer_ns no_driver = std::numeric_limits<timer_ns>::min();
   std::atomic<timer_ns> driver_until_{no_driver};
   mutable std::atomic<std::uint64_t> timer_thread_hint_{0}; // relaxed: spreads foreign threads' timers
+
+  // Read on every post; written only when frames cross workers.
+  alignas(64) frame_exchange frames_;
 
   std::unique_ptr<io_reactor> reactor_;
 };

@@ -1,0 +1,168 @@
+// The frame exchange (see frame_exchange.hpp).
+#include "executor/frame_exchange.hpp"
+
+#include <boost/asio/detail/memory.hpp>
+#include <boost/asio/detail/thread_context.hpp>
+#include <boost/asio/detail/thread_info_base.hpp>
+#include <boost/version.hpp>
+
+#include <cstring>
+
+namespace nanorun::detail {
+
+namespace {
+
+namespace ad = boost::asio::detail;
+
+#if BOOST_VERSION == 108100
+constexpr bool exchange_supported = true;
+
+// Access to a private member: the explicit instantiation below may name it,
+// and stores the member pointer in a friend function found by its tag.
+template <auto Member, class Tag>
+struct grant
+{
+  friend constexpr auto member(Tag) noexcept { return Member; }
+};
+struct reusable_memory_tag
+{
+  friend constexpr auto member(reusable_memory_tag) noexcept;
+};
+template struct grant<&ad::thread_info_base::reusable_memory_, reusable_memory_tag>;
+
+// The calling thread's cached awaitable frame blocks, or null.
+void** frame_cache() noexcept
+{
+  ad::thread_info_base* info = ad::thread_context::top_of_thread_call_stack();
+  if (!info)
+    return nullptr;
+  return &(info->*member(reusable_memory_tag{}))[ad::thread_info_base::awaitable_frame_tag::begin_mem_index];
+}
+constexpr int cache_size = ad::thread_info_base::awaitable_frame_tag::cache_size;
+#else
+constexpr bool exchange_supported = false;
+void** frame_cache() noexcept { return nullptr; }
+constexpr int cache_size = 0;
+#endif
+
+// A stash keeps this many blocks before it gives a batch away.
+constexpr std::size_t stash_limit = 64;
+constexpr std::size_t batch = 32;
+// The shared list holds about this many blocks at most (a few MB of frames).
+constexpr std::size_t shared_limit = 8192;
+
+void*& link(void* block) noexcept
+{
+  return *reinterpret_cast<void**>(static_cast<unsigned char*>(block) + 8);
+}
+
+// Blocks too small to hold the link stay in Asio's cache.
+bool linkable(void* block) noexcept
+{
+  return static_cast<unsigned char*>(block)[0] >= 4; // >= 16 bytes
+}
+
+void free_list(void* head) noexcept
+{
+  while (head)
+  {
+    void* next = link(head);
+    boost::asio::aligned_delete(head);
+    head = next;
+  }
+}
+
+} // namespace
+
+void frame_exchange::attach(frame_stash& stash) noexcept
+{
+  // Asio's cache has two blocks per purpose in Boost 1.81; the code below
+  // relies on it.
+  stash.cache = exchange_supported && cache_size == 2 ? frame_cache() : nullptr;
+}
+
+frame_exchange::~frame_exchange()
+{
+  // Acquire: pairs with give()'s release.
+  free_list(head_.exchange(nullptr, std::memory_order_acquire));
+}
+
+void frame_exchange::harvest(frame_stash& stash) noexcept
+{
+  void** cache = stash.cache;
+  for (int i = 0; i < 2; ++i)
+  {
+    if (!linkable(cache[i]))
+      continue;
+    link(cache[i]) = stash.head;
+    stash.head = cache[i];
+    cache[i] = nullptr;
+    ++stash.count;
+  }
+  if (stash.count > stash_limit)
+  {
+    void* first = stash.head;
+    void* last = first;
+    for (std::size_t i = 1; i < batch; ++i)
+      last = link(last);
+    stash.head = link(last);
+    link(last) = nullptr;
+    stash.count -= batch;
+    give(first, batch);
+  }
+}
+
+void frame_exchange::refill(frame_stash& stash) noexcept
+{
+  void** cache = stash.cache;
+  if (!stash.head)
+  {
+    // Acquire: pairs with give()'s release, so the blocks' links and sizes
+    // written by the giving worker are visible.
+    void* all = head_.exchange(nullptr, std::memory_order_acquire);
+    std::size_t n = 0;
+    for (void* b = all; b; b = link(b))
+      ++n;
+    count_.store(0, std::memory_order_relaxed); // approximate, see count_
+    stash.head = all;
+    stash.count = n;
+  }
+  for (int i = 0; i < 2 && stash.head; ++i)
+  {
+    if (cache[i])
+      continue;
+    void* b = stash.head;
+    stash.head = link(b);
+    --stash.count;
+    cache[i] = b;
+  }
+}
+
+void frame_exchange::give(void* first, std::size_t n) noexcept
+{
+  if (count_.load(std::memory_order_relaxed) >= shared_limit)
+  {
+    free_list(first);
+    return;
+  }
+  count_.fetch_add(n, std::memory_order_relaxed);
+  void* last = first;
+  while (link(last))
+    last = link(last);
+  void* old = head_.load(std::memory_order_relaxed);
+  do
+    link(last) = old;
+  // Release: publishes the chain's links (and the blocks' contents) to the
+  // taker's acquire exchange.
+  while (!head_.compare_exchange_weak(old, first, std::memory_order_release, std::memory_order_relaxed));
+}
+
+void frame_exchange::leave(frame_stash& stash) noexcept
+{
+  if (stash.head)
+    give(stash.head, stash.count);
+  stash.head = nullptr;
+  stash.count = 0;
+}
+
+} // namespace nanorun::detail

@@ -1,0 +1,89 @@
+// FRAME EXCHANGE: coroutine frames that cross workers go back to a worker
+// that allocates, without malloc's locks.
+//
+// Asio allocates awaitable frames through the calling thread's thread_info
+// (two cached blocks per thread, awaitable_frame_tag), falling back to
+// malloc. When one worker spawns and another runs and frees the children,
+// every frame crosses threads: the freeing worker's two blocks are full after
+// one child, so it hands the rest to free(), which takes the allocating
+// thread's malloc arena lock, while the allocating worker, whose blocks are
+// always empty, takes the same lock in malloc (perf: 99% of the 1.7 futex
+// calls per co_spawn on two workers were glibc's arena lock).
+//
+// The exchange closes that loop, adaptively, between handlers:
+//   * a worker whose two frame blocks are both full after a handler frees
+//     more frames than it allocates: it moves them to its stash (a list in
+//     its thread_state), so that the next handler's frees are cached too;
+//   * a worker whose two blocks are both empty (after a handler, or when it
+//     posts from inside a long handler, as a spawning loop does) refills them
+//     from its stash, and an empty stash takes the whole runtime-wide list;
+//   * a stash above a bound gives a batch to the runtime-wide list (one CAS
+//     per batch); the list itself is bounded, beyond which blocks go back to
+//     the heap.
+// A worker that allocates and frees alike keeps one block in its cache and
+// never gets here, so balanced workloads do not touch the shared word.
+//
+// Blocks are Asio's (aligned_new, freed with aligned_delete); byte 0 holds
+// their size in 4-byte chunks, as Asio's cache keeps it, and the link lives
+// at offset 8. Written against Boost 1.81's thread_info_base (private member
+// access, as the Asio bridge does); other versions get no exchange.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+
+namespace nanorun::detail {
+
+struct frame_stash
+{
+  void** cache = nullptr; // the thread's cached frame blocks in Asio's thread_info (attach())
+  void* head = nullptr;
+  std::size_t count = 0;
+};
+
+class frame_exchange
+{
+public:
+  frame_exchange() = default;
+  ~frame_exchange();
+  frame_exchange(const frame_exchange&) = delete;
+  frame_exchange& operator=(const frame_exchange&) = delete;
+
+  // A worker enters run(), inside Asio's thread call stack: finds its cache.
+  static void attach(frame_stash& stash) noexcept;
+  // Between handlers on a worker: moves full frame caches to the stash, or
+  // refills empty ones. Inline: it runs after every handler, and a post
+  // chain (no frames at all) must pay no more than a few loads.
+  void after_handler(frame_stash& stash) noexcept
+  {
+    void** c = stash.cache;
+    if (!c)
+      return;
+    if (c[0] && c[1])
+      harvest(stash);
+    else if (stash.head || head_.load(std::memory_order_relaxed))
+      refill(stash);
+  }
+  // From post() inside a handler (a loop that spawns allocates frames
+  // between its posts): refills the frame cache if it has room.
+  void before_allocation(frame_stash& stash) noexcept
+  {
+    void** c = stash.cache;
+    if (c && (!c[0] || !c[1]) && (stash.head || head_.load(std::memory_order_relaxed)))
+      refill(stash);
+  }
+  // The worker leaves run(): its stash goes to the shared list.
+  void leave(frame_stash& stash) noexcept;
+
+private:
+  void harvest(frame_stash& stash) noexcept;
+  void refill(frame_stash& stash) noexcept;
+  void give(void* head, std::size_t n) noexcept;
+
+  // A Treiber list: pushers CAS a chain on, the taker exchanges the whole
+  // list out (no pop of single nodes, so no ABA).
+  std::atomic<void*> head_{nullptr};
+  std::atomic<std::size_t> count_{0}; // approximate: bounds the list, nothing more
+};
+
+} // namespace nanorun::detail
