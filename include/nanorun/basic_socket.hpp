@@ -270,6 +270,9 @@ private:
     void operator()(Handler&& h, const endpoint_type& peer) const
     {
       auto& c = self->core();
+      // Before the connect starts: refused on a dead runtime, it must not
+      // leave a connection in progress.
+      c.require_runtime("nanorun socket");
       const detail::connect_action action{detail::invalid_native_handle};
       boost::system::error_code ec;
       if (!self->is_open())

@@ -367,6 +367,10 @@ private:
   template <class Executor1>
   socket_on<Executor1> accept_new(const Executor1& ex, endpoint_type* ep, boost::system::error_code& ec)
   {
+    // The new socket needs a live runtime to be built at all: with the
+    // acceptor's gone, even the error_code forms throw (operation_aborted),
+    // as its asynchronous operations do.
+    this->core_.require_runtime("accept");
     socket_on<Executor1> peer(ex);
     accept_into(peer, ep, ec);
     return peer;

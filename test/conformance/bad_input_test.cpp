@@ -225,7 +225,7 @@ BOOST_AUTO_TEST_CASE(io_objects_outlive_their_runtime)
   auto witness = std::make_shared<int>(0); // held by every pending handler
   boost::asio::cancellation_signal timer_signal, read_signal;
   std::optional<nanorun::steady_timer> timer, moved_from;
-  std::optional<nanorun::ip::tcp::socket> reader, writer, never_opened;
+  std::optional<nanorun::ip::tcp::socket> reader, writer, never_opened, opened;
   std::optional<nanorun::ip::tcp::acceptor> acceptor;
   std::optional<nanorun::ip::udp::socket> udp;
   std::optional<nanorun::ip::tcp::resolver> resolver;
@@ -249,6 +249,7 @@ BOOST_AUTO_TEST_CASE(io_objects_outlive_their_runtime)
                                                                              ++invoked;
                                                                            }));
     never_opened.emplace(rt);
+    opened.emplace(rt, nanorun::ip::tcp::v4());
     udp.emplace(rt, udp_loopback());
     resolver.emplace(rt);
     rt.poll();
@@ -286,6 +287,14 @@ BOOST_AUTO_TEST_CASE(io_objects_outlive_their_runtime)
              aborted);
   BOOST_TEST(thrown_by([&] { never_opened->async_connect(acceptor->local_endpoint(), [&](error_code) { ++invoked; }); }) ==
              aborted);
+  // Refused before anything happens: no connection is left in progress.
+  BOOST_TEST(thrown_by([&] { opened->async_connect(acceptor->local_endpoint(), [&](error_code) { ++invoked; }); }) ==
+             aborted);
+  opened->remote_endpoint(ec);
+  BOOST_TEST(text(ec) == text(asio::error::not_connected));
+  // accept() returning a new socket needs the runtime to build it: it throws
+  // too, even in its error_code form.
+  BOOST_TEST(thrown_by([&] { (void)acceptor->accept(ec); }) == aborted);
   never_opened->open(nanorun::ip::tcp::v4(), ec);
   BOOST_TEST(text(ec) == text(asio::error::operation_aborted));
   BOOST_TEST(!never_opened->is_open());
@@ -321,6 +330,7 @@ BOOST_AUTO_TEST_CASE(io_objects_outlive_their_runtime)
   reader.reset();
   writer.reset();
   never_opened.reset();
+  opened.reset();
   acceptor.reset();
   udp.reset();
   resolver.reset();

@@ -265,6 +265,10 @@ public:
     return false;
   }
 
+  // Throws operation_aborted if the runtime is gone: for callers that would
+  // otherwise act (connect, build a socket) before start() or fail() checks.
+  void require_runtime(const char* what) const { (void)rt_.checked(what); }
+
   // Starts an asynchronous operation; a closed socket completes it with
   // bad_descriptor (queued, not inline). Throws if the runtime is gone.
   template <class Action, class Handler>
