@@ -1,14 +1,18 @@
 // The frame exchange (see frame_exchange.hpp).
 #include "executor/frame_exchange.hpp"
+#include "executor/asio_private.hpp"
 
 #include <boost/asio/detail/memory.hpp>
 #include <boost/asio/detail/thread_context.hpp>
 #include <boost/asio/detail/thread_info_base.hpp>
 #include <boost/version.hpp>
 
-#include <cstring>
-
 namespace nanorun::detail {
+
+#if BOOST_VERSION == 108100
+// Asio's per-thread cache of recycled blocks (executor/asio_private.hpp).
+NANORUN_ASIO_PRIVATE(reusable_memory_tag, &boost::asio::detail::thread_info_base::reusable_memory_);
+#endif
 
 namespace {
 
@@ -16,19 +20,6 @@ namespace ad = boost::asio::detail;
 
 #if BOOST_VERSION == 108100
 constexpr bool exchange_supported = true;
-
-// Access to a private member: the explicit instantiation below may name it,
-// and stores the member pointer in a friend function found by its tag.
-template <auto Member, class Tag>
-struct grant
-{
-  friend constexpr auto member(Tag) noexcept { return Member; }
-};
-struct reusable_memory_tag
-{
-  friend constexpr auto member(reusable_memory_tag) noexcept;
-};
-template struct grant<&ad::thread_info_base::reusable_memory_, reusable_memory_tag>;
 
 // The calling thread's cached awaitable frame blocks, or null.
 void** frame_cache() noexcept

@@ -14,8 +14,8 @@
 //   * a worker whose two frame blocks are both full after a handler frees
 //     more frames than it allocates: it moves them to its stash (a list in
 //     its thread_state), so that the next handler's frees are cached too;
-//   * a worker whose two blocks are both empty (after a handler, or when it
-//     posts from inside a long handler, as a spawning loop does) refills them
+//   * a worker with room in its two blocks (after a handler, or when it
+//     posts from inside a long handler, as a spawning loop does) fills them
 //     from its stash, and an empty stash takes the whole runtime-wide list;
 //   * a stash above a bound gives a batch to the runtime-wide list (one CAS
 //     per batch); the list itself is bounded, beyond which blocks go back to

@@ -56,6 +56,7 @@
 #include <nanorun/detail/runtime_service.hpp>
 #include <nanorun/runtime.hpp>
 
+#include "executor/asio_private.hpp"
 #include "executor/scheduler.hpp"
 #include "sys/perturb.hpp"
 
@@ -80,49 +81,17 @@ namespace nanorun::detail {
 
 #if NANORUN_ASIO_BRIDGE
 
+// Asio's private members the bridge reads (executor/asio_private.hpp).
+NANORUN_ASIO_PRIVATE(sched_mutex, &boost::asio::detail::scheduler::mutex_);
+NANORUN_ASIO_PRIVATE(sched_task_interrupted, &boost::asio::detail::scheduler::task_interrupted_);
+NANORUN_ASIO_PRIVATE(sched_queue, &boost::asio::detail::scheduler::op_queue_);
+NANORUN_ASIO_PRIVATE(sched_task_op, &boost::asio::detail::scheduler::task_operation_);
+NANORUN_ASIO_PRIVATE(sched_work, &boost::asio::detail::scheduler::outstanding_work_);
+NANORUN_ASIO_PRIVATE(reactor_epoll_fd, &boost::asio::detail::epoll_reactor::epoll_fd_);
+
 namespace {
 
 namespace ad = boost::asio::detail;
-
-// Access to a private member: the explicit instantiation below may name it,
-// and stores the member pointer in a friend function found by its tag.
-template <auto Member, class Tag>
-struct grant
-{
-  friend constexpr auto member(Tag) noexcept { return Member; }
-};
-
-struct sched_mutex
-{
-  friend constexpr auto member(sched_mutex) noexcept;
-};
-struct sched_task_interrupted
-{
-  friend constexpr auto member(sched_task_interrupted) noexcept;
-};
-struct sched_queue
-{
-  friend constexpr auto member(sched_queue) noexcept;
-};
-struct sched_task_op
-{
-  friend constexpr auto member(sched_task_op) noexcept;
-};
-struct sched_work
-{
-  friend constexpr auto member(sched_work) noexcept;
-};
-struct reactor_epoll_fd
-{
-  friend constexpr auto member(reactor_epoll_fd) noexcept;
-};
-
-template struct grant<&ad::scheduler::mutex_, sched_mutex>;
-template struct grant<&ad::scheduler::task_interrupted_, sched_task_interrupted>;
-template struct grant<&ad::scheduler::op_queue_, sched_queue>;
-template struct grant<&ad::scheduler::task_operation_, sched_task_op>;
-template struct grant<&ad::scheduler::outstanding_work_, sched_work>;
-template struct grant<&ad::epoll_reactor::epoll_fd_, reactor_epoll_fd>;
 
 // Unlinks Asio's task operation from its queue if it is at the front, or if
 // another operation follows it; never from the back behind other operations
