@@ -51,15 +51,16 @@ public:
   using signature = typename detail::join_signature<T>::type;
 
   join_handle() noexcept = default;
-  explicit join_handle(std::shared_ptr<detail::join_state<T>> s) noexcept : state_(std::move(s)) {}
+  /// Adopts a reference to a task's join state (used by nanorun::spawn).
+  explicit join_handle(detail::join_core<T>* adopted) noexcept : state_(adopted) {}
   join_handle(join_handle&&) noexcept = default;
   join_handle& operator=(join_handle&&) noexcept = default;
 
   /// Whether the handle refers to a task.
-  bool valid() const noexcept { return state_ != nullptr; }
+  bool valid() const noexcept { return static_cast<bool>(state_); }
 
   /// Whether the task has completed.
-  bool is_finished() const { return state_ && state_->done(); }
+  bool is_finished() const noexcept { return state_ && state_->is_done(); }
 
   /// Lets the task run on without anyone waiting for it.
   void detach() noexcept { state_.reset(); }
@@ -69,7 +70,7 @@ public:
   {
     if (!state_)
       throw std::logic_error("nanorun::join_handle: no task");
-    auto s = std::move(state_);
+    detail::join_ref<T> s(std::move(state_));
     std::exception_ptr e;
     auto v = s->wait_blocking(e);
     if (e)
@@ -103,16 +104,21 @@ private:
   template <bool AsResult>
   struct initiate
   {
-    std::shared_ptr<detail::join_state<T>> state;
+    detail::join_ref<T> state;
 
     template <class Handler>
     void operator()(Handler&& h)
     {
-      detail::join_state<T>::or_failed(std::move(state))->template wait_async<AsResult>(std::forward<Handler>(h));
+      if (!state)
+        detail::fail_join<T, AsResult>(std::forward<Handler>(h),
+                                       "nanorun::join_handle: no task to join (moved from, detached or already "
+                                       "joined)");
+      else
+        state->template wait_async<AsResult>(std::forward<Handler>(h));
     }
   };
 
-  std::shared_ptr<detail::join_state<T>> state_;
+  detail::join_ref<T> state_;
 };
 
 } // namespace nanorun

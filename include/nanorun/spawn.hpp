@@ -3,6 +3,7 @@
 
 #include <nanorun/detail/op_memory.hpp>
 #include <nanorun/detail/runtime_service.hpp>
+#include <nanorun/detail/spawned_task.hpp>
 #include <nanorun/join_handle.hpp>
 #include <nanorun/runtime.hpp>
 #include <nanorun/task_executor.hpp>
@@ -104,27 +105,16 @@ template <detail::spawn_executor Executor, class T, class AwaitableExecutor>
 join_handle<T> spawn(const Executor& ex, boost::asio::awaitable<T, AwaitableExecutor> a)
 {
   nanorun::runtime* rt = detail::runtime_of(ex);
-  auto state = std::allocate_shared<detail::join_state<T>>(detail::recycling_allocator<detail::join_state<T>>(),
-                                                           rt ? rt->marker() : nullptr);
   if constexpr (std::is_convertible_v<task_executor, AwaitableExecutor> && !detail::is_serial_executor<Executor>::value)
   {
-    if (rt)
-    {
-      task_executor task(*rt);
-      // Start inside the task's own queue: co_spawn's first dispatch then runs
-      // inline, on whichever worker runs the queue.
-      // The closure owns the completion, so a task destroyed before it starts
-      // (its runtime destroyed first) still reports operation_aborted.
-      auto start = [task, a = std::move(a), done = detail::join_completion<T>(state)]() mutable {
-        boost::asio::co_spawn(task, std::move(a), std::move(done));
-      };
-      boost::asio::require(task, boost::asio::execution::blocking.never).execute(std::move(start));
-      return join_handle<T>(std::move(state));
-    }
+    if (rt) // the task, its queue, its join state and its start: one allocation
+      return join_handle<T>(detail::spawned_task<T, AwaitableExecutor>::start(*rt, std::move(a)));
   }
+  auto* state = new detail::standalone_join<T>(rt ? rt->marker() : nullptr);
+  join_handle<T> handle(state);
   boost::asio::co_spawn(detail::fallback_executor<AwaitableExecutor>(ex), std::move(a),
-                        detail::join_completion<T>(state));
-  return join_handle<T>(std::move(state));
+                        detail::join_completion<T>(*state));
+  return handle;
 }
 
 /// Starts the awaitable on the context's executor and returns a handle to its outcome.

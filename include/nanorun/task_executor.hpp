@@ -13,6 +13,10 @@
 
 namespace nanorun {
 
+namespace detail {
+struct task_executor_access;
+} // namespace detail
+
 /// Runs one task's handlers one at a time, in order, on a nanorun runtime.
 /**
  * What a strand guarantees, without the strand's lock and per-handler
@@ -140,6 +144,7 @@ public:
 private:
   template <unsigned>
   friend class basic_task_executor;
+  friend struct detail::task_executor_access;
 
   explicit basic_task_executor(detail::task_queue* q) noexcept : q_(q)
   {
@@ -153,5 +158,13 @@ private:
 
 /// The executor type of a spawned task.
 using task_executor = basic_task_executor<0>;
+
+namespace detail {
+// The executor of an existing queue (takes a reference of its own).
+struct task_executor_access
+{
+  static task_executor make(task_queue* q) noexcept { return task_executor(q); }
+};
+} // namespace detail
 
 } // namespace nanorun

@@ -1,6 +1,7 @@
 // Searching, parking and waking. The protocol is described in scheduler.hpp
 // under "PARKING"; the numbered steps below refer to it.
 #include "executor/scheduler.hpp"
+#include "task/task_memory.hpp"
 
 #include <nanorun/detail/cpu_relax.hpp>
 
@@ -224,6 +225,8 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
 {
   // Credit held while asleep would keep the count above zero forever.
   release_all_credit(ts);
+  // An idle worker holds a bounded amount of task memory (task_memory.cpp).
+  trim_task_memory();
   worker_slot* s = ts.slot;
   {
     std::lock_guard lock(idle_mutex_);

@@ -1,5 +1,6 @@
 // The worker loop, posting and work counting. Parking is in park.cpp.
 #include "executor/scheduler.hpp"
+#include "task/task_memory.hpp"
 #include "sys/thread_exit.hpp"
 
 #include <nanorun/detail/op_memory.hpp>
@@ -147,6 +148,7 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
   }
 
   ensure_op_cache();
+  attach_task_memory();
   thread_state ts;
   ts.sched = this;
   ts.outer = this_thread_state;

@@ -14,20 +14,26 @@ constinit thread_local const task_marker* this_thread_task_marker = nullptr;
 task_queue* task_queue::create(nanorun::runtime& rt)
 {
   // From the per-thread cache: one per spawned task, so it is hot.
-  return ::new (allocate_op_memory(sizeof(task_queue))) task_queue(rt);
+  return ::new (allocate_op_memory(sizeof(task_queue))) task_queue(rt, &task_queue::destroy_plain);
 }
 
-task_queue::task_queue(nanorun::runtime& rt) noexcept : operation(&task_queue::run), rt_(&rt) {}
+task_queue::task_queue(nanorun::runtime& rt, destroy_fn on_last_release) noexcept
+    : operation(&task_queue::run), rt_(&rt), destroy_(on_last_release)
+{
+}
+
+void task_queue::destroy_plain(task_queue* q) noexcept
+{
+  q->~task_queue();
+  deallocate_op_memory(q, sizeof(task_queue));
+}
 
 void task_queue::release() noexcept
 {
   NANORUN_PERTURB_POINT();
   // AcqRel: the last owner must see every other owner's writes before deleting.
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
-  {
-    this->~task_queue();
-    deallocate_op_memory(this, sizeof(task_queue));
-  }
+    destroy_(this);
 }
 
 void task_queue::enqueue(operation* op)

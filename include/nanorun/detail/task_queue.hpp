@@ -17,7 +17,10 @@
 //
 // LIFETIME. Intrusively counted: every executor copy holds a reference, and
 // so does the runner while it is scheduled. When a runtime is destroyed with
-// the runner queued, destroying the runner destroys whatever is queued.
+// the runner queued, destroying the runner destroys whatever is queued. A
+// queue made by nanorun::spawn is the base of the task's one allocation
+// (spawned_task.hpp), which shares this count and frees itself through
+// `destroy_`.
 #pragma once
 
 #include <nanorun/detail/operation.hpp>
@@ -31,7 +34,7 @@ class runtime;
 
 namespace nanorun::detail {
 
-class task_queue final : public operation
+class task_queue : public operation
 {
 public:
   // Creates a queue holding one reference, for the caller.
@@ -48,9 +51,13 @@ public:
 
   nanorun::runtime& owner() const noexcept { return *rt_; }
 
-private:
-  explicit task_queue(nanorun::runtime& rt) noexcept;
+protected:
+  using destroy_fn = void (*)(task_queue*) noexcept;
+  task_queue(nanorun::runtime& rt, destroy_fn on_last_release) noexcept;
   ~task_queue() = default;
+
+private:
+  static void destroy_plain(task_queue* q) noexcept;
   static void run(operation* base, bool invoke);
   bool take_inbox() noexcept;
   void destroy_queued() noexcept;
@@ -59,6 +66,7 @@ private:
   static constexpr int budget = 64; // operations per turn before re-posting, for fairness
 
   nanorun::runtime* rt_;
+  destroy_fn destroy_;
   std::atomic<operation*> inbox_{nullptr}; // pushed by anyone; exchanged by the runner (seq_cst)
   std::atomic<bool> scheduled_{false};     // the runner is queued or running (seq_cst)
   std::atomic<std::size_t> refs_{1};       // executor copies + 1 while scheduled
