@@ -122,28 +122,4 @@ struct op_allocation
   }
 };
 
-// A standard allocator over the same per-thread cache, for the small objects
-// every spawned task needs (its join state).
-template <class T>
-struct recycling_allocator
-{
-  using value_type = T;
-  recycling_allocator() noexcept = default;
-  template <class U>
-  recycling_allocator(const recycling_allocator<U>&) noexcept
-  {
-  }
-  T* allocate(std::size_t n)
-  {
-    static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
-    return static_cast<T*>(allocate_op_memory(n * sizeof(T)));
-  }
-  void deallocate(T* p, std::size_t n) noexcept { deallocate_op_memory(p, n * sizeof(T)); }
-  template <class U>
-  bool operator==(const recycling_allocator<U>&) const noexcept
-  {
-    return true;
-  }
-};
-
 } // namespace nanorun::detail
