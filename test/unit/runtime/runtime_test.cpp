@@ -82,6 +82,36 @@ BOOST_AUTO_TEST_CASE(run_for_returns_at_deadline_with_tracked_work)
   BOOST_TEST(!rt.stopped());
 }
 
+// io_context checks the deadline before each handler: run_for() returns even
+// when the work never runs out (a game loop's frame, a test's time slice).
+BOOST_AUTO_TEST_CASE(run_for_returns_at_deadline_while_work_keeps_coming)
+{
+  for (int threads : {1, 2})
+  {
+    nanorun::runtime rt(threads);
+    constexpr std::size_t chain = 50'000'000; // minutes of work at any speed this suite runs at
+    struct link
+    {
+      nanorun::runtime* rt;
+      std::atomic<std::size_t>* left;
+      void operator()() const
+      {
+        if (left->fetch_sub(1) > 1)
+          asio::post(*rt, *this);
+      }
+    };
+    std::atomic<std::size_t> left{chain};
+    asio::post(rt, link{&rt, &left});
+    const std::size_t ran = rt.run_for(std::chrono::milliseconds(10));
+    BOOST_TEST(ran > 0u);
+    BOOST_TEST(ran < chain);
+    BOOST_TEST(left.load() > 0u); // the chain is still queued
+    BOOST_TEST(rt.run_one() == 1u);
+    BOOST_TEST(rt.run_until(std::chrono::system_clock::now() + std::chrono::milliseconds(5)) > 0u);
+    left.store(1); // let the chain end, so destruction finds at most one handler
+  }
+}
+
 BOOST_AUTO_TEST_CASE(run_one_for_runs_one_ready_handler)
 {
   nanorun::runtime rt;
