@@ -232,11 +232,6 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
     ts.yielding = false;
     frames_.after_handler(ts.frames);
     ++count;
-    // run_for()/run_until() return at their deadline even while work keeps
-    // coming, as io_context's do (they check the clock before each handler);
-    // the park below only sees the deadline when the runtime is idle.
-    if (deadline && std::chrono::steady_clock::now() >= *deadline)
-      break;
     if (ts.pending)
     {
       std::exception_ptr e = std::move(ts.pending);
@@ -247,6 +242,12 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
         throw boost::asio::multiple_exceptions(e);
       std::rethrow_exception(e);
     }
+    // run_for()/run_until() return at their deadline even while work keeps
+    // coming, as io_context's do (they check the clock before each handler);
+    // the park above only sees the deadline when the runtime is idle. After
+    // the pending exceptions: those leave through run*() first.
+    if (deadline && std::chrono::steady_clock::now() >= *deadline)
+      break;
   }
   return count;
 }

@@ -144,10 +144,11 @@ void free_beyond(task_home& home, std::size_t keep_scale) noexcept
     }
 }
 
-void detach_home(void*) noexcept
+void detach_home(void* arg) noexcept
 {
-  task_home* home = this_thread_home;
-  this_thread_home = nullptr;
+  auto* home = static_cast<task_home*>(arg);
+  if (this_thread_home == home)
+    this_thread_home = nullptr;
   // From here on pushers free to the heap; take what they pushed before.
   // Acquire: pairs with the pushers' release CAS.
   free_block* b = home->remote.exchange(orphaned, std::memory_order_acquire);
@@ -180,7 +181,7 @@ void attach_task_memory()
   }
   if (!home)
     home = new task_home; // never freed: blocks may name it after this thread ends
-  sys::at_thread_exit(&detach_home, nullptr);
+  sys::at_thread_exit(&detach_home, home);
   // Relaxed: nothing was published while orphaned (pushers freed instead).
   home->remote.store(nullptr, std::memory_order_relaxed);
   this_thread_home = home;

@@ -194,7 +194,7 @@ BOOST_AUTO_TEST_CASE(tasks_dropped_while_notified)
       nanorun::runtime rt(2);
       for (int i = 0; i < 400; ++i)
         handles.push_back(nanorun::spawn(rt, yields_then(i, 1 + i % 5)));
-      // Joined through a callback bound to a second runtime that outlives rt.
+      // Joined through callbacks, which run on the system executor (outlives rt).
       for (int i = 0; i < 40; ++i)
         nanorun::spawn(rt, yields_then(i, 1000)).async_join([&](std::exception_ptr e, int) {
           if (e)

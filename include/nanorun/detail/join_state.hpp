@@ -1,19 +1,21 @@
 // The join half of a spawned task: the outcome, and whoever waits for it.
 //
-// PROTOCOL. One atomic word, four bits, no lock:
+// PROTOCOL. One atomic word, three bits, no lock:
 //   done     set once by the completer (the task's completion handler, or its
 //            destructor when the task is destroyed unrun), after it has stored
 //            the outcome;
 //   taken    set once by the consumer (async_join/co_await, or get());
-//   waiting  set by an asynchronous consumer after it has stored its waiter;
-//   blocked  set by a thread blocked in get() before it sleeps on the word.
+//   waiting  set by the consumer after it has stored its waiter.
 // Both sides publish what they stored with the fetch_or that sets their bit
 // (acq_rel) and read the other side's data only after seeing the other's bit.
 // Whichever of done and waiting is set second completes the waiter, so a
-// waiter is completed exactly once, by the completer or by the consumer, and
-// never from inside the initiating call (completing means posting to the
-// waiter's executor). The completer wakes the word only when blocked is set,
-// so a task nobody blocks on never makes a futex call.
+// waiter is completed exactly once, by the completer or by the consumer. An
+// asynchronous waiter completes by posting to its executor, never from inside
+// the initiating call. get() registers a waiter on its own stack (a mutex, a
+// condition variable and a flag, notified under the lock); only a task
+// somebody blocks on makes a futex call. (Not std::atomic::wait: mingw-w64's
+// libstdc++ 12 implements it with a condition variable notified outside its
+// mutex, which can lose the wake-up.)
 //
 // The waiter of a co_await or a small callback lives inside the task's own
 // allocation (waiter_inline_bytes); a larger one is allocated.
@@ -36,10 +38,12 @@
 
 #include <atomic>
 #include <cassert>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <stdexcept>
@@ -176,8 +180,6 @@ public:
     assert(!(prev & done));
     if (prev & waiting)
       take_waiter()->complete(std::move(error_), std::move(value_));
-    else if (prev & blocked)
-      state_.notify_all();
   }
 
   // Registers an asynchronous waiter; completes it (by posting) at once if
@@ -218,17 +220,19 @@ public:
       throw std::logic_error("nanorun::join_handle::get: called from a thread inside the task's own runtime; "
                              "use co_await instead");
     // AcqRel: as in wait_async.
-    std::uint32_t s = state_.fetch_or(taken, std::memory_order_acq_rel);
-    if (s & taken)
+    std::uint32_t prev = state_.fetch_or(taken, std::memory_order_acq_rel);
+    if (prev & taken)
       throw std::logic_error("nanorun::join_handle: already awaited");
-    while (!(s & done))
+    if (!(prev & done))
     {
-      // AcqRel: set() either sees blocked and wakes us, or we see done here.
-      s = state_.fetch_or(blocked, std::memory_order_acq_rel) | blocked;
-      if (s & done)
-        break;
-      state_.wait(s, std::memory_order_acquire);
-      s = state_.load(std::memory_order_acquire);
+      blocking_waiter w;
+      waiter_ = &w;
+      NANORUN_JOIN_PERTURB();
+      // AcqRel: as in wait_async.
+      prev = state_.fetch_or(waiting, std::memory_order_acq_rel);
+      if (!(prev & done))
+        return w.wait(e); // set() completes w
+      waiter_ = nullptr;  // set() saw no waiter: the outcome is ours to take
     }
     e = std::move(error_);
     return std::move(value_);
@@ -245,7 +249,36 @@ protected:
   ~join_core() = default;
 
 private:
-  static constexpr std::uint32_t done = 1, taken = 2, waiting = 4, blocked = 8;
+  static constexpr std::uint32_t done = 1, taken = 2, waiting = 4;
+
+  // get()'s waiter, on its stack. complete() notifies under the lock, so the
+  // waiting thread cannot return (and destroy it) before complete() is done.
+  class blocking_waiter final : public join_waiter<T>
+  {
+  public:
+    void complete(std::exception_ptr e, join_value<T>&& v) override
+    {
+      std::lock_guard lock(mutex_);
+      error_ = std::move(e);
+      value_ = std::move(v);
+      ready_ = true;
+      cv_.notify_one();
+    }
+    join_value<T> wait(std::exception_ptr& e)
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [this] { return ready_; });
+      e = std::move(error_);
+      return std::move(value_);
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool ready_ = false;         // guarded by mutex_
+    std::exception_ptr error_;   // guarded by mutex_
+    join_value<T> value_;        // guarded by mutex_
+  };
 
   join_waiter<T>* take_waiter() noexcept { return std::exchange(waiter_, nullptr); }
 
@@ -324,12 +357,12 @@ public:
 
   ~join_completion()
   {
-    if (join_core<T>* c = core_)
+    if (core_)
     {
-      c->set(std::make_exception_ptr(boost::system::system_error(boost::asio::error::operation_aborted,
-                                                                 "nanorun::spawn: task destroyed")),
-             {});
-      c->release();
+      join_ref<T> keep(std::exchange(core_, nullptr));
+      keep->set(std::make_exception_ptr(boost::system::system_error(boost::asio::error::operation_aborted,
+                                                                    "nanorun::spawn: task destroyed")),
+                {});
     }
   }
 
@@ -340,9 +373,9 @@ public:
     if constexpr (!std::is_void_v<T>)
       if (!e)
         v.value.emplace(std::forward<Args>(args)...);
-    join_core<T>* c = std::exchange(core_, nullptr);
-    c->set(std::move(e), std::move(v));
-    c->release();
+    // Released even if completing a waiter throws (its executor's post).
+    join_ref<T> keep(std::exchange(core_, nullptr));
+    keep->set(std::move(e), std::move(v));
   }
 
 private:

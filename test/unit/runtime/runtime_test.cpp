@@ -112,6 +112,18 @@ BOOST_AUTO_TEST_CASE(run_for_returns_at_deadline_while_work_keeps_coming)
   }
 }
 
+// An exception from a handler dispatched inline leaves through run_for() even
+// when the deadline passed while the outer handler ran.
+BOOST_AUTO_TEST_CASE(run_for_rethrows_at_its_deadline)
+{
+  nanorun::runtime rt;
+  asio::post(rt, [&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5)); // past the deadline below
+    asio::dispatch(rt.get_executor(), [] { throw std::runtime_error("inline"); });
+  });
+  BOOST_CHECK_THROW(rt.run_for(std::chrono::milliseconds(1)), std::runtime_error);
+}
+
 BOOST_AUTO_TEST_CASE(run_one_for_runs_one_ready_handler)
 {
   nanorun::runtime rt;
