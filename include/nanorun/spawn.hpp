@@ -1,7 +1,6 @@
 // nanorun::spawn: start a coroutine as a task and get a join_handle for it.
 #pragma once
 
-#include <nanorun/detail/op_memory.hpp>
 #include <nanorun/detail/runtime_service.hpp>
 #include <nanorun/detail/spawned_task.hpp>
 #include <nanorun/join_handle.hpp>

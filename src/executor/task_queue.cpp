@@ -13,7 +13,8 @@ constinit thread_local const task_marker* this_thread_task_marker = nullptr;
 
 task_queue* task_queue::create(nanorun::runtime& rt)
 {
-  // From the per-thread cache: one per spawned task, so it is hot.
+  // A queue on its own (task_executor(rt)); nanorun::spawn embeds its queue in
+  // the task's one block instead (spawned_task.hpp).
   return ::new (allocate_op_memory(sizeof(task_queue))) task_queue(rt, &task_queue::destroy_plain);
 }
 

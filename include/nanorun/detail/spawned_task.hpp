@@ -22,7 +22,6 @@
 #include <nanorun/detail/join_state.hpp>
 #include <nanorun/detail/task_memory.hpp>
 #include <nanorun/detail/operation.hpp>
-#include <nanorun/detail/run_marker.hpp>
 #include <nanorun/detail/task_queue.hpp>
 #include <nanorun/runtime.hpp>
 #include <nanorun/task_executor.hpp>
