@@ -30,6 +30,23 @@ constexpr bool fences_supported = !built_with_tsan;
 // forked post far sooner than waking a parked worker would.
 constexpr std::int64_t spin_peek_interval_ns = NANORUN_STRESS ? 0 : 2000;
 
+// I/O LOCALITY (scheduler.hpp). A worker that looked for I/O this recently
+// counts as polling (`io_poller_recency`): it will look again when its handler
+// returns. Longer than the handlers of a busy echo (a few microseconds), short
+// enough that a handler that computes hands the watch to an idle worker soon.
+constexpr timer_ns io_poller_recency_ns = NANORUN_STRESS ? 2000 : 20000;
+// How long a deputy driver sleeps before it looks again whether its peer
+// still polls, doubling up to the maximum while the peer does: the bound on
+// how late I/O is seen when the polling peer starts a long handler.
+constexpr timer_ns deputy_first_check_ns = NANORUN_STRESS ? 5000 : 50000;
+constexpr timer_ns deputy_max_check_ns = NANORUN_STRESS ? 20000 : 200000;
+// A deputy gives up the parallelism of a second worker in the reactor for
+// locality. With few descriptors registered, the I/O is likely one chain of
+// wake-ups (a client and its server, a proxy's two ends), which a second
+// worker only bounces; with many, independent connections are likely, and a
+// second worker serves them in parallel.
+constexpr std::size_t io_local_max_descriptors = 8;
+
 void full_fence() noexcept
 {
   if constexpr (fences_supported)
@@ -100,6 +117,41 @@ bool scheduler::work_visible() const noexcept
   return false;
 }
 
+bool scheduler::peer_polls_io(const thread_state& ts) const noexcept
+{
+  // SeqCst: the deputy's side of the pair with stop_polling_io().
+  const worker_slot* poller = io_poller_.load(std::memory_order_seq_cst);
+  if (!poller || poller == ts.slot || reactor_->descriptor_count() > io_local_max_descriptors)
+    return false;
+  return steady_now() - io_polled_at_.load(std::memory_order_relaxed) < io_poller_recency_ns;
+}
+
+void scheduler::stop_polling_io(thread_state& ts) noexcept
+{
+  // A worker about to sleep no longer polls: if it was the poller, say so,
+  // and make a deputy driver look again at once rather than at its next
+  // check (I/O would wait for nobody meanwhile). SeqCst store, then seq_cst
+  // load of driver_deputy_: with the deputy's store of driver_deputy_ and
+  // load of io_poller_ in wait_as_deputy(), a store-buffering pair: either
+  // the deputy sees no poller or we see the deputy.
+  const worker_slot* self = ts.slot;
+  if (io_poller_.load(std::memory_order_relaxed) != self)
+    return;
+  if (!io_poller_.compare_exchange_strong(self, nullptr, std::memory_order_seq_cst))
+    return;
+  NANORUN_PERTURB_POINT();
+  if (!driver_deputy_.load(std::memory_order_seq_cst))
+    return;
+  worker_slot* d = driver_slot_.load(std::memory_order_acquire);
+  if (!d || d == ts.slot)
+    return;
+  {
+    std::lock_guard plock(d->park_mutex);
+    d->recheck = true;
+  }
+  d->park_cv.notify_one();
+}
+
 bool scheduler::spin_for_work(thread_state& ts) noexcept
 {
   // Waking a parked thread costs microseconds (tens on a VM), far more than a
@@ -148,7 +200,7 @@ bool scheduler::spin_for_work(thread_state& ts) noexcept
     }
     if (i % 256 == 0)
       timers_.prepare(timer_stage_budget);
-    if (i % 32 == 16 && poll_io(ts))
+    if (i % 32 == 16 && !peer_polls_io(ts) && poll_io(ts))
       return true;
     // Spin politely: lend the core now and then to a thread on the same
     // machine that makes our next work (a client on the same box, a peer
@@ -234,6 +286,7 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
       std::lock_guard plock(s->park_mutex);
       s->notified = false;
       s->take_role = false;
+      s->recheck = false;
     }
     sleepers_.push_back(s);
     s->in_sleepers = true;
@@ -267,6 +320,7 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     }
   } guard{this, &ts};
 
+  stop_polling_io(ts);
   // The window between registering as a sleeper and looking for work.
   NANORUN_PERTURB_POINT();
   full_fence();
@@ -316,7 +370,10 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
       }
     }
     if (guard.driver)
-      woken = wait_in_reactor(ts, wake_at ? &*wake_at : nullptr);
+    {
+      const std::optional<bool> deputy = wait_as_deputy(ts, wake_at ? &*wake_at : nullptr);
+      woken = deputy ? *deputy : wait_in_reactor(ts, wake_at ? &*wake_at : nullptr);
+    }
     else
     {
       std::unique_lock plock(s->park_mutex);
@@ -466,6 +523,43 @@ bool scheduler::wait_in_reactor(thread_state& ts, const steady_time* wake_at)
     // Nothing for us: a stale wake-up, a signal, or the deadline.
     if (wake_at && std::chrono::steady_clock::now() >= *wake_at)
       return false;
+  }
+}
+
+std::optional<bool> scheduler::wait_as_deputy(thread_state& ts, const steady_time* wake_at)
+{
+  // See I/O LOCALITY. Returns nothing when no peer polls (the caller waits
+  // in the reactor), else what wait_in_reactor() would: true if woken,
+  // false at wake_at.
+  worker_slot* s = ts.slot;
+  timer_ns check_ns = deputy_first_check_ns;
+  for (;;)
+  {
+    driver_deputy_.store(true, std::memory_order_seq_cst);
+    NANORUN_PERTURB_POINT();
+    if (!peer_polls_io(ts))
+    {
+      driver_deputy_.store(false, std::memory_order_relaxed);
+      return std::nullopt;
+    }
+    steady_time until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(check_ns);
+    if (wake_at && *wake_at < until)
+      until = *wake_at;
+    bool woken;
+    {
+      std::unique_lock plock(s->park_mutex);
+      s->park_cv.wait_until(plock, until, [&] {
+        return s->notified || s->recheck || stopped_.load(std::memory_order_acquire) || ts.is_done();
+      });
+      s->recheck = false;
+      woken = s->notified || stopped_.load(std::memory_order_acquire) || ts.is_done();
+    }
+    driver_deputy_.store(false, std::memory_order_relaxed);
+    if (woken)
+      return true;
+    if (wake_at && std::chrono::steady_clock::now() >= *wake_at)
+      return false;
+    check_ns = std::min(2 * check_ns, deputy_max_check_ns);
   }
 }
 

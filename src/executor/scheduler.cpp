@@ -257,6 +257,8 @@ void scheduler::leave(thread_state& ts) noexcept
   frames_.leave(ts.frames);
   if (ts.searching)
     end_search(ts);
+  // A thread that leaves run() polls no more (see I/O LOCALITY).
+  stop_polling_io(ts);
   if (ts.borrowed_slot)
   {
     // The enclosing run() still owns the slot and what is in it.
@@ -591,6 +593,15 @@ bool scheduler::poll_io(thread_state& ts)
     return false;
   op_queue done;
   reactor_->run(0, done);
+  // See I/O LOCALITY: a poller that finds more than one completion at a
+  // time has more I/O than it can run alone, and does not keep the others
+  // out of the reactor.
+  // I/O LOCALITY: this worker will look again when its next handler returns.
+  // One that found several completions at once has more than it can run
+  // alone: it does not count as keeping up, and idle workers watch too.
+  io_polled_at_.store(done.size() > 1 ? 0 : steady_now(), std::memory_order_relaxed);
+  if (io_poller_.load(std::memory_order_relaxed) != ts.slot)
+    io_poller_.store(ts.slot, std::memory_order_relaxed);
   if (done.empty())
     return false;
   take_completions(ts, done);
@@ -600,11 +611,21 @@ bool scheduler::poll_io(thread_state& ts)
 void scheduler::take_completions(thread_state& ts, op_queue& done)
 {
   // Called between handlers: the worker that found them runs them; a peer is
-  // woken only for the rest.
+  // woken only for the rest. "Runs them" only holds if they come next: a
+  // worker that polls between handlers (every injector_interval) may hold a
+  // continuation in its LIFO slot or other work in its queue, and the handler
+  // that runs first may compute for long. io_context wakes another thread
+  // whenever its queue holds more than the handler it takes; so a peer is
+  // woken here too when the completions queue up behind other work (a read
+  // whose data arrived while its peer computed sat in the poller's queue
+  // until that handler returned; test wakeup_deadlines/reads_while_the_
+  // polling_peer_computes).
+  worker_slot* s = ts.slot;
+  const bool behind = s->lifo.load(std::memory_order_relaxed) != nullptr || !s->queue.empty();
   const bool several = done.size() > 1;
   while (operation* op = done.pop())
     push_local(ts, op);
-  if (several)
+  if (several || behind)
     notify_one();
 }
 

@@ -114,6 +114,34 @@
 // coroutine that is suspending on this thread: it is that coroutine's
 // resumption, a continuation, and goes to the LIFO slot.
 //
+// I/O LOCALITY. A parked driver waits in the reactor, and the kernel wakes
+// it for every readiness change while it waits, even when a busy worker will
+// look for that I/O itself a microsecond later. With a client and its server
+// in one runtime, every message did that: the wake-up cost the sender a
+// cross-core interrupt, and the driver often took the event first, so the two
+// coroutines bounced between workers. So, with few descriptors registered
+// (`io_local_max_descriptors`: one chain of wake-ups is likely then; with many,
+// independent connections are, and a second worker serves them in parallel):
+//   * poll_io() records who polled last and when (io_poller_, io_polled_at_).
+//     A worker counts as polling I/O for `io_poller_recency` after a poll that
+//     found at most one completion: it looks again when its handler returns.
+//   * A spinning worker does not poll while a peer polls: the readiness a
+//     worker's own handler caused is found by that worker, which runs the
+//     woken coroutine next.
+//   * The driver does not wait in the reactor while a peer polls: it waits on
+//     its condition variable as a DEPUTY and looks again after a check
+//     interval (50 us, doubling to 200 us while the peer keeps polling). When
+//     the peer stops polling (it runs a long handler, or parks), the deputy
+//     moves to the reactor at its next check, so I/O that arrives while every
+//     awake worker computes waits at most about one check interval. Timers
+//     and wake-ups reach a deputy as they reach a driver (it holds the role,
+//     publishes its deadline and sleeps no later than the earliest timer).
+//   * A poller that parks or leaves run() clears io_poller_ and, if the driver
+//     is a deputy, makes it look again at once (`recheck`): its seq_cst
+//     clear and read of driver_deputy_ pair with the deputy's seq_cst store of
+//     driver_deputy_ and read of io_poller_, so either the deputy sees no
+//     poller or the poller sees the deputy.
+//
 // SHUTDOWN. stop() sets the stopped flag and wakes every sleeper; workers
 // leave at their next loop turn and leave queued work queued. drain() (called
 // by ~runtime, with no thread inside run) destroys every queued operation
@@ -139,6 +167,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 namespace nanorun::detail {
@@ -160,6 +189,7 @@ struct worker_slot
   bool notified = false;                 // guarded by park_mutex
   bool in_reactor = false;               // guarded by park_mutex: wake through the reactor
   bool take_role = false;                // guarded by park_mutex: handed the driver role
+  bool recheck = false;                  // guarded by park_mutex: a deputy driver looks again (I/O LOCALITY)
   // The owner's looks, as a thief, at each other slot's lone item, indexed by
   // that slot's index (see local_queue::steal_into). One per victim: a single
   // watch shared by all victims would be reset by each in turn when two
@@ -278,6 +308,7 @@ private:
 
   // park.cpp
   bool spin_for_work(thread_state& ts) noexcept;
+  bool peer_polls_io(const thread_state& ts) const noexcept;
   park_result park(thread_state& ts, const steady_time* deadline);
   bool take_driver(thread_state& ts, timer_ns& timer_deadline) noexcept;
   timer_ns publish_driver_deadline() noexcept;
@@ -289,6 +320,8 @@ private:
   void notify_one() noexcept;
   void signal(worker_slot* s) noexcept;
   bool wait_in_reactor(thread_state& ts, const steady_time* wake_at);
+  std::optional<bool> wait_as_deputy(thread_state& ts, const steady_time* wake_at);
+  void stop_polling_io(thread_state& ts) noexcept;
   std::uint64_t load_idle_after_publish() noexcept;
   bool try_begin_search(thread_state& ts) noexcept;
   void end_search(thread_state& ts) noexcept;
@@ -330,6 +363,14 @@ private:
 
   // Read on every post; written only when frames cross workers.
   alignas(64) frame_exchange frames_;
+
+  // Who last looked for I/O, and when; see I/O LOCALITY. io_poller_ is
+  // cleared by its worker when it parks (seq_cst, paired with the deputy's
+  // store of driver_deputy_); the time is a relaxed hint.
+  alignas(64) std::atomic<timer_ns> io_polled_at_{0};
+  std::atomic<const worker_slot*> io_poller_{nullptr};
+  // Set (seq_cst) by the driver while it waits as a deputy; see I/O LOCALITY.
+  std::atomic<bool> driver_deputy_{false};
 
   std::unique_ptr<io_reactor> reactor_;
 };

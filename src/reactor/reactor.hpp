@@ -180,6 +180,9 @@ public:
            (external_count_.load(std::memory_order_relaxed) != 0 && external_busy());
   }
 
+  // How many descriptors are registered (a hint: it may change at once).
+  std::size_t descriptor_count() const noexcept { return live_count_.load(std::memory_order_relaxed); }
+
   // Starts watching fd (readable) for w; throws std::system_error.
   void watch_external(external_watch* w, native_handle fd);
   // Stops watching w's descriptor (before the owner closes it or goes).

@@ -33,6 +33,7 @@
 #include <poll.h>
 #include <cstring>
 #include <functional>
+#include <future>
 #include <memory>
 #include <chrono>
 #include <random>
@@ -191,9 +192,83 @@ void started_reads(int threads)
   BOOST_TEST(missed == 0);
 }
 
+// The deputy driver (scheduler.hpp, I/O LOCALITY): a client and a server
+// coroutine on one runtime ping-pong in bursts, so that one worker polls the
+// I/O and the driver waits as a deputy; then the client writes and computes
+// in its handler until the server has read the byte. Only another worker can
+// run the server now, and only once the deputy has noticed that the poller
+// stopped polling and moved to the reactor. Each such read has a deadline.
+void reads_while_the_polling_peer_computes(int threads)
+{
+  nanorun::test::watchdog dog("reads while the polling peer computes", 600s);
+  using tcp = nanorun::ip::tcp;
+  nanorun::runtime rt(threads);
+  workers w(rt, threads);
+  tcp::acceptor acc(rt, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  tcp::socket a(rt), b(rt);
+  a.connect(acc.local_endpoint());
+  acc.accept(b);
+  std::atomic<int> read_by_server{0};
+  std::promise<void> server_done;
+  asio::co_spawn(
+      rt,
+      [&]() -> asio::awaitable<void> {
+        char c = 0;
+        for (;;)
+        {
+          auto [ec, n] = co_await b.async_read_some(asio::buffer(&c, 1), asio::as_tuple(asio::use_awaitable));
+          if (ec)
+            break;
+          read_by_server.fetch_add(1, std::memory_order_release);
+          auto [wec, wn] = co_await asio::async_write(b, asio::buffer(&c, 1), asio::as_tuple(asio::use_awaitable));
+          if (wec)
+            break;
+        }
+        server_done.set_value();
+      },
+      asio::detached);
+  std::promise<int> client_done;
+  int wrong_echoes = 0; // read on the main thread after client_done
+  asio::co_spawn(
+      rt,
+      [&]() -> asio::awaitable<void> {
+        std::minstd_rand rng(static_cast<unsigned>(threads) * 7u);
+        const char out = 'x';
+        char in = 0;
+        int missed = 0;
+        for (int i = 0; i < iterations; ++i)
+        {
+          const int burst = static_cast<int>(rng() % 200);
+          for (int k = 0; k < burst; ++k)
+          {
+            co_await asio::async_write(a, asio::buffer(&out, 1), asio::use_awaitable);
+            co_await asio::async_read(a, asio::buffer(&in, 1), asio::use_awaitable);
+          }
+          const int before = read_by_server.load(std::memory_order_acquire);
+          co_await asio::async_write(a, asio::buffer(&out, 1), asio::use_awaitable);
+          const auto start = clock_type::now();
+          while (read_by_server.load(std::memory_order_acquire) == before && clock_type::now() - start < deadline)
+          {
+          }
+          missed += read_by_server.load(std::memory_order_acquire) == before;
+          co_await asio::async_read(a, asio::buffer(&in, 1), asio::use_awaitable);
+          wrong_echoes += in != out;
+        }
+        client_done.set_value(missed);
+      },
+      asio::detached);
+  BOOST_TEST(client_done.get_future().get() == 0);
+  BOOST_TEST(wrong_echoes == 0);
+  a.close(); // the server reads end of file
+  server_done.get_future().get();
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(wakeup_deadlines)
+
+BOOST_AUTO_TEST_CASE(reads_while_the_polling_peer_computes_two_workers) { reads_while_the_polling_peer_computes(2); }
+BOOST_AUTO_TEST_CASE(reads_while_the_polling_peer_computes_four_workers) { reads_while_the_polling_peer_computes(4); }
 
 BOOST_AUTO_TEST_CASE(fork_posts_two_workers) { fork_posts(2); }
 BOOST_AUTO_TEST_CASE(fork_posts_four_workers) { fork_posts(4); }
