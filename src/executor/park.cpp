@@ -350,7 +350,8 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
 
   // No timeouts of our own: every wake-up this worker needs is owed to it by
   // the protocol (see PARKING and THE DRIVER ROLE). Only the caller's deadline
-  // (run_for, run_until) and, for the driver, the next timer end the wait.
+  // (run_for, run_until) and, for the driver, the next timer end the wait
+  // (and a deputy's checks, inside wait_as_deputy()).
   bool woken = false;
   bool timer_first = false;
   for (;;)

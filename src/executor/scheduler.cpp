@@ -290,11 +290,27 @@ operation* scheduler::next_op(thread_state& ts)
   // A countdown rather than tick % 61: this runs once per handler.
   if (--ts.until_injector == 0)
   {
-    ts.until_injector = injector_interval;
-    poll_timers(ts);
-    poll_io(ts);
-    if (operation* op = pull_injector(ts))
-      return op;
+    if (s->lifo.load(std::memory_order_relaxed) && ts.polls_deferred < max_lifo_polls)
+    {
+      // Not while a continuation waits in the LIFO slot: what the poll finds
+      // would queue behind it and make take_completions() wake a peer, which
+      // then takes the completion of, say, a server whose client runs here
+      // (see I/O LOCALITY). Deferred until the slot is empty, for a few
+      // handlers at most (a chain of continuations can keep the slot full
+      // for good, and timers and I/O must still be seen); meanwhile what is
+      // ready stays with the reactor and the timer queue.
+      ++ts.polls_deferred;
+      ts.until_injector = 1;
+    }
+    else
+    {
+      ts.polls_deferred = 0;
+      ts.until_injector = injector_interval;
+      poll_timers(ts);
+      poll_io(ts);
+      if (operation* op = pull_injector(ts))
+        return op;
+    }
   }
   if (s->lifo.load(std::memory_order_relaxed))
   {

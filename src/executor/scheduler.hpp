@@ -62,9 +62,10 @@
 // THE LIFO SLOT belongs to its worker alone: it holds the continuation of
 // the handler now running, which io_context also runs only after that
 // handler returns. Nothing else waits there, so no peer ever needs to look
-// into it, and no worker parks with a timeout: every wake-up is owed by the
-// protocol above, and a lost one shows as a hang (the stress suite has
-// deadlines for that).
+// into it, and no worker parks with a timeout to rescue work: every wake-up
+// is owed by the protocol above, and a lost one shows as a hang (the stress
+// suite has deadlines for that). (A deputy driver's periodic checks, I/O
+// LOCALITY, hand the watch of the reactor over; they rescue nothing queued.)
 //
 // TIMERS (src/time/). The scheduler owns the runtime's timer queue. Any
 // worker fires due timers: every `injector_interval` handlers (one clock read),
@@ -207,6 +208,7 @@ struct thread_state
   std::int64_t credit = 0;        // units of outstanding work held without a job
   std::uint32_t until_injector = injector_interval; // handlers left before the injector goes first
   std::uint32_t lifo_polls = 0;
+  std::uint32_t polls_deferred = 0; // periodic polls put off for the LIFO slot (next_op)
   std::uint32_t rng = 0;
   std::size_t run_max = static_cast<std::size_t>(-1); // handlers this run() may run (run_one: 1)
   bool searching = false;         // counted in scheduler::idle_ as searching

@@ -1,7 +1,7 @@
 // Every wake-up the scheduler owes, under a deadline. No worker parks with a
-// timeout (there is no periodic rescue), so a lost wake-up leaves work
-// unstarted for good; here each iteration waits for its work with a deadline
-// and fails if it passes, instead of hanging the suite.
+// timeout to rescue queued work (there is no periodic rescue), so a lost
+// wake-up leaves work unstarted for good; here each iteration waits for its
+// work with a deadline and fails if it passes, instead of hanging the suite.
 //
 // Each iteration: a handler makes work ready (posts a handler, arms a timer,
 // starts a read, or, through the Asio bridge, starts an Asio operation) and
@@ -263,9 +263,80 @@ void reads_while_the_polling_peer_computes(int threads)
   server_done.get_future().get();
 }
 
+// A handler that defers itself is a chain of continuations (each waits in
+// the LIFO slot for the one running). On one worker nothing else runs
+// between its links, so timers and I/O are seen only by the worker's own
+// polls between handlers, which the LIFO slot may put off for a few handlers
+// (I/O LOCALITY), never for good. The chain runs until what it waits for has
+// completed, or fails at the deadline.
+template <class Start>
+void completes_during_a_chain_of_continuations(Start start)
+{
+  nanorun::test::watchdog dog("a chain of continuations", 600s);
+  nanorun::runtime rt(1);
+  std::atomic<bool> completed{false};
+  int outcome = 0; // 1: completed during the chain; 2: deadline
+  long links = 0;
+  const auto begin = clock_type::now();
+  std::function<void()> link = [&] {
+    ++links;
+    if (completed.load(std::memory_order_acquire))
+      outcome = 1;
+    else if (clock_type::now() - begin > deadline)
+      outcome = 2;
+    else
+      asio::defer(rt.get_executor(), [&] { link(); });
+  };
+  auto cleanup = start(rt, completed);
+  asio::post(rt, [&] { asio::defer(rt.get_executor(), [&] { link(); }); });
+  rt.run();
+  BOOST_TEST(outcome == 1);
+  BOOST_TEST(links > 1);
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(wakeup_deadlines)
+
+BOOST_AUTO_TEST_CASE(a_timer_fires_during_a_chain_of_continuations)
+{
+  completes_during_a_chain_of_continuations([](nanorun::runtime& rt, std::atomic<bool>& completed) {
+    auto t = std::make_unique<nanorun::steady_timer>(rt, 1ms);
+    t->async_wait([&completed](boost::system::error_code) { completed.store(true, std::memory_order_release); });
+    return t;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_read_completes_during_a_chain_of_continuations)
+{
+  using tcp = nanorun::ip::tcp;
+  struct sockets
+  {
+    explicit sockets(nanorun::runtime& rt)
+        : acc(rt, tcp::endpoint(asio::ip::address_v4::loopback(), 0)), a(rt), b(rt)
+    {
+      a.connect(acc.local_endpoint());
+      acc.accept(b);
+    }
+    tcp::acceptor acc;
+    tcp::socket a, b;
+    char in = 0;
+    std::thread writer;
+    ~sockets() { writer.join(); }
+  };
+  completes_during_a_chain_of_continuations([](nanorun::runtime& rt, std::atomic<bool>& completed) {
+    auto s = std::make_unique<sockets>(rt);
+    s->a.async_read_some(asio::buffer(&s->in, 1), [&completed](boost::system::error_code, std::size_t) {
+      completed.store(true, std::memory_order_release);
+    });
+    s->writer = std::thread([&b = s->b] {
+      std::this_thread::sleep_for(1ms);
+      const char c = 'x';
+      asio::write(b, asio::buffer(&c, 1));
+    });
+    return s;
+  });
+}
 
 BOOST_AUTO_TEST_CASE(reads_while_the_polling_peer_computes_two_workers) { reads_while_the_polling_peer_computes(2); }
 BOOST_AUTO_TEST_CASE(reads_while_the_polling_peer_computes_four_workers) { reads_while_the_polling_peer_computes(4); }
