@@ -372,7 +372,13 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     }
     if (guard.driver)
     {
-      const std::optional<bool> deputy = wait_as_deputy(ts, wake_at ? &*wake_at : nullptr);
+      // Relaxed first look: with no peer polling (one worker, no sockets)
+      // the reactor it is, without the deputy's seq_cst store. Waiting in the
+      // reactor is always safe; the deputy only spares wake-ups.
+      std::optional<bool> deputy;
+      const worker_slot* poller = io_poller_.load(std::memory_order_relaxed);
+      if (poller && poller != s)
+        deputy = wait_as_deputy(ts, wake_at ? &*wake_at : nullptr);
       woken = deputy ? *deputy : wait_in_reactor(ts, wake_at ? &*wake_at : nullptr);
     }
     else

@@ -287,31 +287,36 @@ void scheduler::leave(thread_state& ts) noexcept
 operation* scheduler::next_op(thread_state& ts)
 {
   worker_slot* s = ts.slot;
+  // The periodic I/O poll waits while a continuation is in the LIFO slot:
+  // what it finds would queue behind it and make take_completions() wake a
+  // peer, which then takes the completion of, say, a server whose client runs
+  // here (see I/O LOCALITY). It is owed until the slot is empty, for a few
+  // handlers at most (a chain of continuations can keep the slot full for
+  // good, and I/O must still be seen); meanwhile what is ready stays with the
+  // reactor. Timers are not put off: a peer woken for a fired timer only
+  // makes it more punctual.
+  auto owed_io_poll = [&] {
+    if (s->lifo.load(std::memory_order_relaxed) && ts.polls_deferred < max_lifo_polls)
+    {
+      ++ts.polls_deferred;
+      return;
+    }
+    ts.io_poll_owed = false;
+    poll_io(ts);
+  };
   // A countdown rather than tick % 61: this runs once per handler.
   if (--ts.until_injector == 0)
   {
-    if (s->lifo.load(std::memory_order_relaxed) && ts.polls_deferred < max_lifo_polls)
-    {
-      // Not while a continuation waits in the LIFO slot: what the poll finds
-      // would queue behind it and make take_completions() wake a peer, which
-      // then takes the completion of, say, a server whose client runs here
-      // (see I/O LOCALITY). Deferred until the slot is empty, for a few
-      // handlers at most (a chain of continuations can keep the slot full
-      // for good, and timers and I/O must still be seen); meanwhile what is
-      // ready stays with the reactor and the timer queue.
-      ++ts.polls_deferred;
-      ts.until_injector = 1;
-    }
-    else
-    {
-      ts.polls_deferred = 0;
-      ts.until_injector = injector_interval;
-      poll_timers(ts);
-      poll_io(ts);
-      if (operation* op = pull_injector(ts))
-        return op;
-    }
+    ts.until_injector = injector_interval;
+    poll_timers(ts);
+    ts.io_poll_owed = true;
+    ts.polls_deferred = 0;
+    owed_io_poll();
+    if (operation* op = pull_injector(ts))
+      return op;
   }
+  else if (ts.io_poll_owed)
+    owed_io_poll();
   if (s->lifo.load(std::memory_order_relaxed))
   {
     // Acquire: a rescuing peer may have taken it (see THE LIFO SLOT).
@@ -636,8 +641,10 @@ void scheduler::take_completions(thread_state& ts, op_queue& done)
   // whose data arrived while its peer computed sat in the poller's queue
   // until that handler returned; test wakeup_deadlines/reads_while_the_
   // polling_peer_computes).
+  // (With concurrency hint 1, not for what is behind: see announce_fork().)
   worker_slot* s = ts.slot;
-  const bool behind = s->lifo.load(std::memory_order_relaxed) != nullptr || !s->queue.empty();
+  const bool behind =
+      !one_thread_ && (s->lifo.load(std::memory_order_relaxed) != nullptr || !s->queue.empty());
   const bool several = done.size() > 1;
   while (operation* op = done.pop())
     push_local(ts, op);

@@ -208,7 +208,8 @@ struct thread_state
   std::int64_t credit = 0;        // units of outstanding work held without a job
   std::uint32_t until_injector = injector_interval; // handlers left before the injector goes first
   std::uint32_t lifo_polls = 0;
-  std::uint32_t polls_deferred = 0; // periodic polls put off for the LIFO slot (next_op)
+  std::uint32_t polls_deferred = 0; // handlers the periodic I/O poll waited for the LIFO slot (next_op)
+  bool io_poll_owed = false;        // the periodic I/O poll is still to be made (next_op)
   std::uint32_t rng = 0;
   std::size_t run_max = static_cast<std::size_t>(-1); // handlers this run() may run (run_one: 1)
   bool searching = false;         // counted in scheduler::idle_ as searching
