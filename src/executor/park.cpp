@@ -40,12 +40,6 @@ constexpr timer_ns io_poller_recency_ns = NANORUN_STRESS ? 2000 : 20000;
 // how late I/O is seen when the polling peer starts a long handler.
 constexpr timer_ns deputy_first_check_ns = NANORUN_STRESS ? 5000 : 50000;
 constexpr timer_ns deputy_max_check_ns = NANORUN_STRESS ? 20000 : 200000;
-// A deputy gives up the parallelism of a second worker in the reactor for
-// locality. With few descriptors registered, the I/O is likely one chain of
-// wake-ups (a client and its server, a proxy's two ends), which a second
-// worker only bounces; with many, independent connections are likely, and a
-// second worker serves them in parallel.
-constexpr std::size_t io_local_max_descriptors = 8;
 
 void full_fence() noexcept
 {

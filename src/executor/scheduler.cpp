@@ -619,10 +619,15 @@ bool scheduler::poll_io(thread_state& ts)
   // out of the reactor.
   // I/O LOCALITY: this worker will look again when its next handler returns.
   // One that found several completions at once has more than it can run
-  // alone: it does not count as keeping up, and idle workers watch too.
-  io_polled_at_.store(done.size() > 1 ? 0 : steady_now(), std::memory_order_relaxed);
-  if (io_poller_.load(std::memory_order_relaxed) != ts.slot)
-    io_poller_.store(ts.slot, std::memory_order_relaxed);
+  // alone: it does not count as keeping up, and idle workers watch too. With
+  // many descriptors nobody reads the record: the workers that poll at once
+  // do not write it, one cache line fewer passed between them.
+  if (reactor_->descriptor_count() <= io_local_max_descriptors)
+  {
+    io_polled_at_.store(done.size() > 1 ? 0 : steady_now(), std::memory_order_relaxed);
+    if (io_poller_.load(std::memory_order_relaxed) != ts.slot)
+      io_poller_.store(ts.slot, std::memory_order_relaxed);
+  }
   if (done.empty())
     return false;
   take_completions(ts, done);

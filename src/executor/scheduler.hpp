@@ -329,6 +329,13 @@ private:
   bool try_begin_search(thread_state& ts) noexcept;
   void end_search(thread_state& ts) noexcept;
 
+  // I/O LOCALITY gives up the parallelism of a second worker in the reactor
+  // for locality only while this few descriptors are registered: the I/O is
+  // then likely one chain of wake-ups (a client and its server, a proxy's
+  // two ends), which a second worker only bounces; with many, independent
+  // connections are likely, and a second worker serves them in parallel.
+  static constexpr std::size_t io_local_max_descriptors = 8;
+
   // idle_ packs the number of searching workers (low half) and the number of
   // registered sleepers (high half). See "PARKING" above.
   static constexpr std::uint64_t searching_one = 1;
