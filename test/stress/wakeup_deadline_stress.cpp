@@ -198,9 +198,12 @@ void started_reads(int threads)
 // in its handler until the server has read the byte. Only another worker can
 // run the server now, and only once the deputy has noticed that the poller
 // stopped polling and moved to the reactor. Each such read has a deadline.
-void reads_while_the_polling_peer_computes(int threads)
+// With `timer`, the client arms a timer (0-2 ms) instead of writing, and
+// computes until it has fired: arming wakes the deputy, which holds the
+// driver role, as it would wake a driver in the reactor.
+void while_the_polling_peer_computes(int threads, bool timer)
 {
-  nanorun::test::watchdog dog("reads while the polling peer computes", 600s);
+  nanorun::test::watchdog dog("work made ready while the polling peer computes", 600s);
   using tcp = nanorun::ip::tcp;
   nanorun::runtime rt(threads);
   workers w(rt, threads);
@@ -229,6 +232,7 @@ void reads_while_the_polling_peer_computes(int threads)
       asio::detached);
   std::promise<int> client_done;
   int wrong_echoes = 0; // read on the main thread after client_done
+  nanorun::steady_timer t(rt);
   asio::co_spawn(
       rt,
       [&]() -> asio::awaitable<void> {
@@ -243,6 +247,20 @@ void reads_while_the_polling_peer_computes(int threads)
           {
             co_await asio::async_write(a, asio::buffer(&out, 1), asio::use_awaitable);
             co_await asio::async_read(a, asio::buffer(&in, 1), asio::use_awaitable);
+          }
+          if (timer)
+          {
+            auto fired = std::make_shared<std::atomic<bool>>(false);
+            t.expires_after(std::chrono::microseconds(rng() % 2000));
+            t.async_wait([fired](boost::system::error_code) { fired->store(true, std::memory_order_release); });
+            const auto start = clock_type::now();
+            while (!fired->load(std::memory_order_acquire) && clock_type::now() - start < deadline)
+            {
+            }
+            missed += !fired->load(std::memory_order_acquire);
+            while (!fired->load(std::memory_order_acquire)) // it must not outlive the timer's next arming
+              std::this_thread::yield();
+            continue;
           }
           const int before = read_by_server.load(std::memory_order_acquire);
           co_await asio::async_write(a, asio::buffer(&out, 1), asio::use_awaitable);
@@ -338,8 +356,9 @@ BOOST_AUTO_TEST_CASE(a_read_completes_during_a_chain_of_continuations)
   });
 }
 
-BOOST_AUTO_TEST_CASE(reads_while_the_polling_peer_computes_two_workers) { reads_while_the_polling_peer_computes(2); }
-BOOST_AUTO_TEST_CASE(reads_while_the_polling_peer_computes_four_workers) { reads_while_the_polling_peer_computes(4); }
+BOOST_AUTO_TEST_CASE(reads_while_the_polling_peer_computes_two_workers) { while_the_polling_peer_computes(2, false); }
+BOOST_AUTO_TEST_CASE(reads_while_the_polling_peer_computes_four_workers) { while_the_polling_peer_computes(4, false); }
+BOOST_AUTO_TEST_CASE(timers_while_the_polling_peer_computes_two_workers) { while_the_polling_peer_computes(2, true); }
 
 BOOST_AUTO_TEST_CASE(fork_posts_two_workers) { fork_posts(2); }
 BOOST_AUTO_TEST_CASE(fork_posts_four_workers) { fork_posts(4); }
