@@ -614,9 +614,6 @@ bool scheduler::poll_io(thread_state& ts)
     return false;
   op_queue done;
   reactor_->run(0, done);
-  // See I/O LOCALITY: a poller that finds more than one completion at a
-  // time has more I/O than it can run alone, and does not keep the others
-  // out of the reactor.
   // I/O LOCALITY: this worker will look again when its next handler returns.
   // One that found several completions at once has more than it can run
   // alone: it does not count as keeping up, and idle workers watch too. With
