@@ -259,7 +259,13 @@ std::ptrdiff_t recv(int fd, const buf* b, std::size_t n, int flags, bool stream,
   NANORUN_SHORTEN(recv, fd, msg);
   for (;;)
   {
-    const ssize_t r = NANORUN_SYSCALL(recv, ::recvmsg(fd, &msg, flags));
+    // One buffer (the common case: a coroutine's read_some, a composed read's
+    // step) through recv(2), as Asio does: recvmsg(2) also copies in and
+    // checks the message header and the vector, measurably more per call on
+    // a request-response loop.
+    const ssize_t r = msg.msg_iovlen == 1
+                          ? NANORUN_SYSCALL(recv, ::recv(fd, msg.msg_iov[0].iov_base, msg.msg_iov[0].iov_len, flags))
+                          : NANORUN_SYSCALL(recv, ::recvmsg(fd, &msg, flags));
     if (r >= 0)
     {
       ec.clear();
@@ -295,7 +301,10 @@ std::ptrdiff_t send(int fd, const buf* b, std::size_t n, int flags, error_code& 
   NANORUN_SHORTEN(send, fd, msg);
   for (;;)
   {
-    const ssize_t r = NANORUN_SYSCALL(send, ::sendmsg(fd, &msg, flags));
+    // One buffer through send(2), as in recv() above.
+    const ssize_t r = msg.msg_iovlen == 1
+                          ? NANORUN_SYSCALL(send, ::send(fd, msg.msg_iov[0].iov_base, msg.msg_iov[0].iov_len, flags))
+                          : NANORUN_SYSCALL(send, ::sendmsg(fd, &msg, flags));
     if (r >= 0)
     {
       ec.clear();
