@@ -48,8 +48,9 @@ bool connect(native_handle fd, const void* addr, std::size_t len, error_code& ec
 // for the socket (Windows' AFD reports a failed connect's status with the
 // event), or 0: it is the outcome if set; otherwise the socket is asked.
 bool connect_finished(native_handle fd, int event_error, error_code& ec);
-// recvmsg/sendmsg. Return the byte count, or -1 with ec set (would_block
-// included). `stream`: 0 bytes read into a non-empty buffer is eof.
+// Receive and send (POSIX: recv/send for one buffer, recvmsg/sendmsg for
+// several). Return the byte count, or -1 with ec set (would_block included).
+// `stream`: 0 bytes read into a non-empty buffer is eof.
 std::ptrdiff_t recv(native_handle fd, const buf* b, std::size_t n, int flags, bool stream, error_code& ec);
 std::ptrdiff_t send(native_handle fd, const buf* b, std::size_t n, int flags, error_code& ec);
 std::ptrdiff_t recvfrom(native_handle fd, const buf* b, std::size_t n, int flags, void* addr, std::size_t* len,
