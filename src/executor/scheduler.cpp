@@ -643,15 +643,17 @@ void scheduler::take_completions(thread_state& ts, op_queue& done)
   // whose data arrived while its peer computed sat in the poller's queue
   // until that handler returned; test wakeup_deadlines/reads_while_the_
   // polling_peer_computes).
-  // (With concurrency hint 1, not for what is behind: see announce_fork().)
+  // Completions behind other work are announced as a fork post is (so, with
+  // concurrency hint 1, not at all: see announce_fork()).
   worker_slot* s = ts.slot;
-  const bool behind =
-      !one_thread_ && (s->lifo.load(std::memory_order_relaxed) != nullptr || !s->queue.empty());
+  const bool behind = s->lifo.load(std::memory_order_relaxed) != nullptr || !s->queue.empty();
   const bool several = done.size() > 1;
   while (operation* op = done.pop())
     push_local(ts, op);
-  if (several || behind)
+  if (several)
     notify_one();
+  else if (behind)
+    announce_fork();
 }
 
 void scheduler::shutdown_io() noexcept

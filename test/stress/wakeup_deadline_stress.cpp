@@ -100,6 +100,18 @@ void jitter(std::minstd_rand& rng)
   }
 }
 
+// Computes (spins, keeping this thread's worker busy) until `done()` or the
+// deadline; returns done().
+template <class Done>
+bool compute_until(Done done)
+{
+  const auto start = clock_type::now();
+  while (!done() && clock_type::now() - start < deadline)
+  {
+  }
+  return done();
+}
+
 // Runs `make_ready(done)` in a handler that then computes until `done` is
 // set or the deadline passes; returns false on a missed deadline.
 template <class MakeReady>
@@ -108,12 +120,8 @@ bool busy_iteration(nanorun::runtime& rt, MakeReady make_ready)
   std::atomic<int> result{0}; // 1: ran in time; 2: missed
   asio::post(rt, [&] {
     std::atomic<bool> done{false};
-    const auto start = clock_type::now();
     make_ready(done);
-    while (!done.load(std::memory_order_acquire) && clock_type::now() - start < deadline)
-    {
-    }
-    const bool ok = done.load(std::memory_order_acquire);
+    const bool ok = compute_until([&] { return done.load(std::memory_order_acquire); });
     while (!done.load(std::memory_order_acquire)) // it must not outlive us
       std::this_thread::yield();
     result.store(ok ? 1 : 2);
@@ -253,22 +261,14 @@ void while_the_polling_peer_computes(int threads, bool timer)
             auto fired = std::make_shared<std::atomic<bool>>(false);
             t.expires_after(std::chrono::microseconds(rng() % 2000));
             t.async_wait([fired](boost::system::error_code) { fired->store(true, std::memory_order_release); });
-            const auto start = clock_type::now();
-            while (!fired->load(std::memory_order_acquire) && clock_type::now() - start < deadline)
-            {
-            }
-            missed += !fired->load(std::memory_order_acquire);
+            missed += !compute_until([&] { return fired->load(std::memory_order_acquire); });
             while (!fired->load(std::memory_order_acquire)) // it must not outlive the timer's next arming
               std::this_thread::yield();
             continue;
           }
           const int before = read_by_server.load(std::memory_order_acquire);
           co_await asio::async_write(a, asio::buffer(&out, 1), asio::use_awaitable);
-          const auto start = clock_type::now();
-          while (read_by_server.load(std::memory_order_acquire) == before && clock_type::now() - start < deadline)
-          {
-          }
-          missed += read_by_server.load(std::memory_order_acquire) == before;
+          missed += !compute_until([&] { return read_by_server.load(std::memory_order_acquire) != before; });
           co_await asio::async_read(a, asio::buffer(&in, 1), asio::use_awaitable);
           wrong_echoes += in != out;
         }
