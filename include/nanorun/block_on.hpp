@@ -54,10 +54,8 @@ T runtime::block_on(boost::asio::awaitable<T, Executor> a)
   };
   boost::asio::co_spawn(get_executor(), std::move(a), std::move(finish));
   // A runtime that stopped because it ran out of work (perhaps another
-  // block_on's task just finished) has work again now: carry on. One stopped
-  // by stop() stays stopped.
-  if (stopped() && !stopped_by_request())
-    restart();
+  // block_on's task just finished) has work again now: run_until_done carries
+  // on. One stopped by stop() stays stopped.
   run_until_done(state->done);
   if (!state->done.load(std::memory_order_acquire))
     throw boost::system::system_error(boost::asio::error::operation_aborted,

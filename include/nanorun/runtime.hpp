@@ -130,12 +130,11 @@ public:
   void post_op(detail::operation* op, bool continuation) { detail::scheduler_post(*impl_, op, continuation); }
   void capture_current_exception() noexcept;
   std::size_t concurrency() const noexcept;
-  // Runs until `done` reads true (or as run() would return); whoever sets
-  // `done` then calls interrupt().
+  // Runs until `done` reads true or stop() is called; a stop for lack of
+  // work is undone while work is outstanding (the caller's task holds some).
+  // Whoever sets `done` then calls interrupt().
   count_type run_until_done(const std::atomic<bool>& done);
   void interrupt() noexcept;
-  // Whether the runtime is stopped because stop() was called (not because it ran out of work).
-  bool stopped_by_request() const noexcept;
   // The key this runtime's threads carry in detail::this_thread_run_marker.
   const void* marker() const noexcept { return impl_.get(); }
   detail::scheduler& scheduler_impl() noexcept { return *impl_; }

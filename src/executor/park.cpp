@@ -100,7 +100,7 @@ void scheduler::end_search(thread_state& ts) noexcept
 
 bool scheduler::work_visible() const noexcept
 {
-  if (stopped_.load(std::memory_order_acquire))
+  if (stopped())
     return true;
   if (injector_.maybe_nonempty())
     return true;
@@ -379,7 +379,7 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     {
       std::unique_lock plock(s->park_mutex);
       auto ready = [&] {
-        return s->notified || s->take_role || stopped_.load(std::memory_order_acquire) || ts.is_done();
+        return s->notified || s->take_role || stopped() || ts.is_done();
       };
       if (wake_at)
         woken = s->park_cv.wait_until(plock, *wake_at, ready);
@@ -486,7 +486,7 @@ bool scheduler::wait_in_reactor(thread_state& ts, const steady_time* wake_at)
   {
     {
       std::lock_guard plock(s->park_mutex);
-      if (s->notified || stopped_.load(std::memory_order_acquire) || ts.is_done())
+      if (s->notified || stopped() || ts.is_done())
         return true;
       // From here on a waker writes the eventfd (see REACTOR).
       s->in_reactor = true;
@@ -512,7 +512,7 @@ bool scheduler::wait_in_reactor(thread_state& ts, const steady_time* wake_at)
     {
       std::lock_guard plock(s->park_mutex);
       s->in_reactor = false;
-      woken = s->notified || stopped_.load(std::memory_order_acquire) || ts.is_done();
+      woken = s->notified || stopped() || ts.is_done();
     }
     if (!done.empty())
     {
@@ -550,10 +550,10 @@ std::optional<bool> scheduler::wait_as_deputy(thread_state& ts, const steady_tim
     {
       std::unique_lock plock(s->park_mutex);
       s->park_cv.wait_until(plock, until, [&] {
-        return s->notified || s->recheck || stopped_.load(std::memory_order_acquire) || ts.is_done();
+        return s->notified || s->recheck || stopped() || ts.is_done();
       });
       s->recheck = false;
-      woken = s->notified || stopped_.load(std::memory_order_acquire) || ts.is_done();
+      woken = s->notified || stopped() || ts.is_done();
     }
     driver_deputy_.store(false, std::memory_order_relaxed);
     if (woken)

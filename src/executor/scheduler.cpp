@@ -195,7 +195,7 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
   std::size_t count = 0;
   while (count < max)
   {
-    if (stopped_.load(std::memory_order_relaxed))
+    if (stop_state_.load(std::memory_order_relaxed) != running)
       break;
     if (ts.is_done())
       break;
@@ -391,7 +391,7 @@ bool scheduler::stealable_work_visible(thread_state& ts) const noexcept
 {
   // What search() would take: the injector, a queue of two or more, or a lone
   // item that has outwaited its watch. Anything else is left to its owner.
-  if (stopped_.load(std::memory_order_acquire) || injector_.maybe_nonempty())
+  if (stopped() || injector_.maybe_nonempty())
     return true;
   const std::size_t n = num_slots_.load(std::memory_order_acquire);
   const timer_ns now = steady_now();
@@ -573,15 +573,30 @@ void scheduler::capture_current_exception() noexcept
 
 void scheduler::stop() noexcept
 {
-  stopped_by_request_.store(true, std::memory_order_relaxed);
-  stopped_.store(true, std::memory_order_seq_cst);
+  stop_state_.store(requested, std::memory_order_seq_cst);
   NANORUN_PERTURB_POINT();
   wake_all();
 }
 
+bool scheduler::restart_if_work() noexcept
+{
+  std::uint8_t s = stop_state_.load(std::memory_order_acquire);
+  if (s == running)
+    return true;
+  // Acquire pairs with the AcqRel decrements: a count above zero read here
+  // was raised after the decrement that stopped us, so that stop is stale.
+  if (s != out_of_work || outstanding_.load(std::memory_order_acquire) == 0)
+    return false;
+  // Fails only if stop() stored `requested` meanwhile, which must stand.
+  return stop_state_.compare_exchange_strong(s, running, std::memory_order_acq_rel) || s == running;
+}
+
 void scheduler::stop_for_lack_of_work() noexcept
 {
-  stopped_.store(true, std::memory_order_seq_cst);
+  NANORUN_PERTURB_POINT(); // work may be added between the decrement and this
+  // A stop() that came first keeps its reason.
+  std::uint8_t expected = running;
+  stop_state_.compare_exchange_strong(expected, out_of_work, std::memory_order_seq_cst);
   NANORUN_PERTURB_POINT();
   wake_all();
 }

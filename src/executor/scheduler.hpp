@@ -248,14 +248,13 @@ public:
   void capture_current_exception() noexcept;
 
   void stop() noexcept;
-  bool stopped() const noexcept { return stopped_.load(std::memory_order_acquire); }
-  // Whether the last stop was a stop() call rather than running out of work.
-  bool stopped_by_request() const noexcept { return stopped_by_request_.load(std::memory_order_acquire); }
-  void restart() noexcept
-  {
-    stopped_by_request_.store(false, std::memory_order_relaxed);
-    stopped_.store(false, std::memory_order_release);
-  }
+  bool stopped() const noexcept { return stop_state_.load(std::memory_order_acquire) != running; }
+  void restart() noexcept { stop_state_.store(running, std::memory_order_release); }
+  // Undoes a stop for lack of work that work has since arrived for (a
+  // block_on that spawned its task just as another thread's last work
+  // finished): true if the runtime is now running. A stop() call is never
+  // undone: the one atomic makes "was it a request" and "clear it" one step.
+  bool restart_if_work() noexcept;
 
   // Wakes every parked worker so it re-evaluates its exit condition.
   void wake_all() noexcept;
@@ -345,8 +344,12 @@ private:
 
   alignas(64) std::atomic<std::int64_t> outstanding_{0}; // see "OUTSTANDING WORK"
   alignas(64) std::atomic<std::uint64_t> idle_{0};       // RMW seq_cst; read after a seq_cst fence
-  alignas(64) std::atomic<bool> stopped_{false};          // release on stop/restart; acquire in loops
-  std::atomic<bool> stopped_by_request_{false};           // set by stop(), cleared by restart()
+  // running, or why not: stop() stores `requested`, the thread whose decrement
+  // empties outstanding_ CASes running -> out_of_work (seq_cst, against the
+  // parkers' seq_cst checks); restart() stores running (release); loops load
+  // acquire.
+  enum : std::uint8_t { running, out_of_work, requested };
+  alignas(64) std::atomic<std::uint8_t> stop_state_{running};
   std::atomic<std::size_t> threads_in_run_{0};            // relaxed: a hint for notification
   alignas(64) std::atomic<std::uint32_t> spinners_{0};    // relaxed: a hint; see spin_for_work()
   inject_queue injector_;

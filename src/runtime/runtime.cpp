@@ -115,17 +115,19 @@ void runtime::capture_current_exception() noexcept
 
 runtime::count_type runtime::run_until_done(const std::atomic<bool>& done)
 {
-  return impl_->run(static_cast<std::size_t>(-1), true, nullptr, &done);
+  // The caller's task holds work until it sets `done`, so a stop for lack of
+  // work seen before then is stale: another thread's last work finished just
+  // before the caller added its own (io_context would stay stopped, but
+  // block_on promises to run its task). Only a stop() call ends this early.
+  count_type n = 0;
+  while (!done.load(std::memory_order_acquire) && impl_->restart_if_work())
+    n += impl_->run(static_cast<std::size_t>(-1), true, nullptr, &done);
+  return n;
 }
 
 void runtime::interrupt() noexcept
 {
   impl_->wake_all();
-}
-
-bool runtime::stopped_by_request() const noexcept
-{
-  return impl_->stopped_by_request();
 }
 
 std::size_t runtime::concurrency() const noexcept

@@ -230,4 +230,86 @@ BOOST_AUTO_TEST_CASE(frames_crossing_workers_are_reused_intact)
   }
 }
 
+// Several threads each block_on short tasks, with no other work: every task
+// finishing empties the runtime, and the stop that follows must not abort the
+// block_on another thread has just begun (its task holds work).
+BOOST_AUTO_TEST_CASE(block_on_from_three_threads_while_the_runtime_empties)
+{
+  nanorun::test::watchdog dog("block_on from three threads", 120s);
+  nanorun::runtime rt(2);
+  std::atomic<int> wrong{0}, failed{0};
+  auto task = [](int v) -> asio::awaitable<int> {
+    if (v % 2)
+      co_await nanorun::yield_now();
+    co_return v;
+  };
+  auto caller = [&](int base) {
+    for (int i = 0; i < 2000; ++i)
+    {
+      try
+      {
+        if (rt.block_on(task(base + i)) != base + i)
+          ++wrong;
+      }
+      catch (...)
+      {
+        ++failed;
+      }
+    }
+  };
+  std::thread a([&] { caller(1000000); });
+  std::thread b([&] { caller(2000000); });
+  caller(0);
+  a.join();
+  b.join();
+  BOOST_TEST(wrong.load() == 0);
+  BOOST_TEST(failed.load() == 0);
+}
+
+// stop() racing block_on: a block_on either returns its value or throws
+// operation_aborted, and one begun after stop() has returned always throws
+// (a stop() call is never undone by the restart of a stale stop).
+BOOST_AUTO_TEST_CASE(stop_racing_block_on_is_never_undone)
+{
+  nanorun::test::watchdog dog("stop racing block_on", 120s);
+  for (int round = 0; round < 200; ++round)
+  {
+    nanorun::runtime rt(2);
+    std::atomic<bool> stop_done{false};
+    std::atomic<int> ran_after_stop{0}, other{0};
+    auto task = [](int v) -> asio::awaitable<int> { co_return v; };
+    auto caller = [&] {
+      for (int i = 0; i < 50; ++i)
+      {
+        const bool after = stop_done.load();
+        try
+        {
+          if (rt.block_on(task(i)) != i)
+            ++other;
+          else if (after)
+            ++ran_after_stop;
+        }
+        catch (const boost::system::system_error& e)
+        {
+          if (e.code() != asio::error::operation_aborted)
+            ++other;
+        }
+      }
+    };
+    std::thread a(caller);
+    std::thread b([&] {
+      std::this_thread::yield();
+      rt.stop();
+      stop_done = true;
+    });
+    caller();
+    a.join();
+    b.join();
+    BOOST_TEST(other.load() == 0);
+    BOOST_TEST(ran_after_stop.load() == 0);
+    BOOST_TEST(rt.stopped());
+    BOOST_CHECK_THROW(rt.block_on(task(-1)), boost::system::system_error);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
