@@ -59,7 +59,7 @@ public:
   /// Constructs a timer with no expiry set (expiry() is the clock's epoch).
   explicit basic_waitable_timer(const executor_type& ex)
       : executor_(ex), rt_(detail::runtime_of_executor(ex, "nanorun::basic_waitable_timer").ref()),
-        state_(detail::timer_create(*rt_.get()))
+        state_(detail::timer_init(*rt_.get(), storage_))
   {
   }
 
@@ -99,7 +99,8 @@ public:
   /// Moves a timer, pending waits included. The moved-from timer is as if
   /// just constructed from the same executor.
   basic_waitable_timer(basic_waitable_timer&& other) noexcept
-      : executor_(other.executor_), rt_(other.rt_), state_(std::exchange(other.state_, nullptr)),
+      : executor_(other.executor_), rt_(other.rt_),
+        state_(detail::timer_relocate(other.state_, storage_, rt_.get() != nullptr)),
         expiry_(std::exchange(other.expiry_, time_point()))
   {
   }
@@ -107,7 +108,8 @@ public:
   template <class Executor1>
     requires std::is_convertible_v<Executor1, Executor>
   basic_waitable_timer(basic_waitable_timer<Clock, WaitTraits, Executor1>&& other)
-      : executor_(other.executor_), rt_(other.rt_), state_(std::exchange(other.state_, nullptr)),
+      : executor_(other.executor_), rt_(other.rt_),
+        state_(detail::timer_relocate(other.state_, storage_, rt_.get() != nullptr)),
         expiry_(std::exchange(other.expiry_, time_point()))
   {
   }
@@ -139,11 +141,11 @@ public:
   /// Completes every pending wait with operation_aborted.
   /// @returns the number of waits cancelled.
   /// Once the runtime is destroyed, no wait is pending: returns 0.
-  std::size_t cancel() { return state_ && rt_.get() ? detail::timer_cancel(state_, static_cast<std::size_t>(-1)) : 0; }
+  std::size_t cancel() { return rt_.get() ? detail::timer_cancel(state_, static_cast<std::size_t>(-1)) : 0; }
 
   /// Completes the oldest pending wait with operation_aborted.
   /// @returns 0 or 1.
-  std::size_t cancel_one() { return state_ && rt_.get() ? detail::timer_cancel(state_, 1) : 0; }
+  std::size_t cancel_one() { return rt_.get() ? detail::timer_cancel(state_, 1) : 0; }
 
   /// The expiry time, as an absolute time.
   time_point expiry() const { return expiry_; }
@@ -287,17 +289,14 @@ private:
   // does: the traits' time_point overload overflows for far expiries.
   static duration wait_duration(const time_point& t) { return WaitTraits::to_wait_duration(until(t)); }
 
-  // Frees the state; its pending waits are aborted, unless the runtime is
-  // gone (it destroyed them, and its wheel with them).
+  // Destroys the state in place; its pending waits are aborted, unless the
+  // runtime is gone (it destroyed them, and its wheel with them).
   void release_state() noexcept
   {
-    if (!state_)
-      return;
     if (rt_.get())
       detail::timer_destroy(state_);
     else
       detail::timer_discard(state_);
-    state_ = nullptr;
   }
 
   template <class Other>
@@ -306,7 +305,7 @@ private:
     release_state();
     executor_ = other.executor_;
     rt_ = other.rt_;
-    state_ = std::exchange(other.state_, nullptr);
+    state_ = detail::timer_relocate(other.state_, storage_, rt_.get() != nullptr);
     expiry_ = std::exchange(other.expiry_, time_point());
   }
 
@@ -334,12 +333,8 @@ private:
   {
     using op_type = detail::timer_wait_handler<std::decay_t<Handler>, Executor>;
     runtime& rt = rt_.checked("nanorun::basic_waitable_timer::async_wait");
-    if (!state_)
-      state_ = detail::timer_create(rt);
     op_type* op = op_type::create(std::forward<Handler>(handler), executor_, rt);
     auto slot = boost::asio::get_associated_cancellation_slot(op->handler());
-    if (slot.is_connected())
-      slot.template emplace<detail::timer_cancel_handler>(rt_, state_, op);
     detail::timer_remaining_fn check = nullptr;
     std::int64_t clock_expiry = 0;
     if constexpr (!is_steady)
@@ -349,6 +344,19 @@ private:
     }
     try
     {
+      if (slot.is_connected())
+      {
+        detail::timer_anchor* a = detail::timer_anchor_acquire(state_);
+        try
+        {
+          slot.template emplace<detail::timer_cancel_handler>(rt_, a, op);
+        }
+        catch (...)
+        {
+          detail::timer_anchor_release(a);
+          throw;
+        }
+      }
       detail::timer_wait(state_, op, steady_deadline(), check, clock_expiry);
     }
     catch (...)
@@ -362,7 +370,11 @@ private:
 
   Executor executor_;
   detail::runtime_ref rt_;
-  detail::timer_state* state_ = nullptr; // null after a move, until the next wait
+  // The timer's node in its runtime's wheel lives here, so arming allocates
+  // nothing but the waiter; it moves with the object (timer_relocate), and a
+  // moved-from timer gets a fresh one. state_ points into storage_.
+  detail::timer_state_storage storage_;
+  detail::timer_state* state_;
   time_point expiry_{};
 };
 

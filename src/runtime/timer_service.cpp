@@ -13,6 +13,9 @@
 
 #include <boost/asio/error.hpp>
 
+#include <new>
+#include <utility>
+
 namespace nanorun::detail {
 
 namespace {
@@ -22,26 +25,76 @@ scheduler& owner_of(timer_state* s) noexcept
 }
 } // namespace
 
-timer_state* timer_create(runtime& rt)
+static_assert(sizeof(timer_state) <= sizeof(timer_state_storage), "timer_state_storage is too small");
+static_assert(alignof(timer_state) <= alignof(timer_state_storage), "timer_state_storage is under-aligned");
+
+timer_state* timer_init(runtime& rt, timer_state_storage& at)
 {
   scheduler& sched = rt.scheduler_impl();
-  auto* s = new timer_state;
+  auto* s = ::new (static_cast<void*>(&at)) timer_state;
   s->owner = &sched;
   s->shard = &sched.timers().shard(sched.timer_shard_hint());
   return s;
 }
 
+timer_state* timer_relocate(timer_state* from, timer_state_storage& to, bool runtime_alive) noexcept
+{
+  if (runtime_alive)
+    return owner_of(from).timers().relocate(*from, &to);
+  // The runtime is gone: its shutdown unlinked everything and no handler
+  // looks (they check the runtime first), so a plain copy will do.
+  auto* s = ::new (static_cast<void*>(&to)) timer_state(*from);
+  if (s->anchor)
+    s->anchor->state = s;
+  from->set_first(nullptr);
+  from->last = nullptr;
+  from->anchor = nullptr;
+  return s;
+}
+
 void timer_destroy(timer_state* s) noexcept
 {
-  if (!s)
+  if (!s->anchor && !s->may_have_waiters())
+  {
+    // Idle (see timer_state::set_first): nothing in the wheel, nothing to
+    // detach, no lock.
+    s->~timer_state();
     return;
-  timer_cancel(s, static_cast<std::size_t>(-1));
-  delete s;
+  }
+  op_queue aborted;
+  timer_anchor* a = owner_of(s).timers().retire(*s, aborted);
+  owner_of(s).post_counted(aborted);
+  s->~timer_state();
+  timer_anchor_release(a);
 }
 
 void timer_discard(timer_state* s) noexcept
 {
-  delete s;
+  timer_anchor* a = std::exchange(s->anchor, nullptr);
+  if (a)
+    a->state = nullptr;
+  s->~timer_state();
+  timer_anchor_release(a);
+}
+
+timer_anchor* timer_anchor_acquire(timer_state* s)
+{
+  if (!s->anchor)
+  {
+    // Published to handlers on other threads by the cancellation slot's own
+    // synchronisation (whoever emits the signal saw the handler installed).
+    s->anchor = new timer_anchor{s->shard, s->owner, s, {1}};
+  }
+  // Relaxed: a reference is being copied from one this thread holds.
+  s->anchor->refs.fetch_add(1, std::memory_order_relaxed);
+  return s->anchor;
+}
+
+void timer_anchor_release(timer_anchor* a) noexcept
+{
+  // AcqRel: the last one out frees, after every other holder is done with it.
+  if (a && a->refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+    delete a;
 }
 
 void timer_wait(timer_state* s, timer_wait_op* op, std::int64_t deadline, timer_remaining_fn remaining,
@@ -78,17 +131,22 @@ void timer_wait(timer_state* s, timer_wait_op* op, std::int64_t deadline, timer_
 
 std::size_t timer_cancel(timer_state* s, std::size_t max)
 {
+  if (!s->may_have_waiters())
+    return 0; // see timer_state::set_first
   op_queue aborted;
   const std::size_t n = owner_of(s).timers().cancel(*s, max, aborted);
   owner_of(s).post_counted(aborted);
   return n;
 }
 
-void timer_cancel_wait(timer_state* s, const timer_wait_op* key) noexcept
+void timer_cancel_wait(timer_anchor* a, const timer_wait_op* key) noexcept
 {
+  // The anchor's shard and scheduler stay with the timer through its moves;
+  // its state may be gone, which cancel_wait sees under the lock.
+  scheduler& sched = *static_cast<scheduler*>(a->owner);
   op_queue aborted;
-  if (owner_of(s).timers().cancel_wait(*s, key, aborted))
-    owner_of(s).post_counted(aborted);
+  if (sched.timers().cancel_wait(*a, key, aborted))
+    sched.post_counted(aborted);
 }
 
 } // namespace nanorun::detail

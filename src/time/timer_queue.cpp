@@ -9,7 +9,9 @@
 
 #include <algorithm>
 #include <mutex>
+#include <new>
 #include <thread>
+#include <utility>
 
 namespace nanorun::detail {
 
@@ -97,7 +99,8 @@ timer_queue::wait_result timer_queue::wait(timer_state& s, timer_wait_op* op, ti
   s.clock_expiry = clock_expiry;
   sh.wheel.insert(&s);
   op->wait_prev = nullptr;
-  s.first = s.last = op;
+  s.set_first(op);
+  s.last = op;
   const timer_ns before = sh.next.load(std::memory_order_relaxed);
   if (deadline < before)
   {
@@ -111,17 +114,19 @@ void timer_queue::take_waiters(timer_state& s, std::size_t max, const boost::sys
                                op_queue& out)
 {
   std::size_t n = 0;
-  while (s.first && n < max)
+  timer_wait_op* first = s.first;
+  while (first && n < max)
   {
-    timer_wait_op* op = s.first;
-    s.first = op->wait_next;
+    timer_wait_op* op = first;
+    first = op->wait_next;
     op->wait_prev = op->wait_next = nullptr;
     op->ec = ec;
     out.push(op);
     ++n;
   }
-  if (s.first)
-    s.first->wait_prev = nullptr;
+  s.set_first(first);
+  if (first)
+    first->wait_prev = nullptr;
   else
     s.last = nullptr;
 }
@@ -140,13 +145,16 @@ std::size_t timer_queue::cancel(timer_state& s, std::size_t max, op_queue& out)
   return out.size() - before;
 }
 
-bool timer_queue::cancel_wait(timer_state& s, const timer_wait_op* key, op_queue& out) noexcept
+bool timer_queue::cancel_wait(timer_anchor& a, const timer_wait_op* key, op_queue& out) noexcept
 {
-  timer_shard& sh = *s.shard;
+  timer_shard& sh = *a.shard;
   std::lock_guard lock(sh.lock);
+  timer_state* s = a.state;
+  if (!s)
+    return false; // the timer is gone
   // Found by key: the op may have completed and been freed already, so it is
   // compared, never dereferenced, until it is found among the waiters.
-  timer_wait_op* op = s.first;
+  timer_wait_op* op = s->first;
   while (op && op != key)
     op = op->wait_next;
   if (!op)
@@ -154,20 +162,52 @@ bool timer_queue::cancel_wait(timer_state& s, const timer_wait_op* key, op_queue
   if (op->wait_prev)
     op->wait_prev->wait_next = op->wait_next;
   else
-    s.first = op->wait_next;
+    s->set_first(op->wait_next);
   if (op->wait_next)
     op->wait_next->wait_prev = op->wait_prev;
   else
-    s.last = op->wait_prev;
+    s->last = op->wait_prev;
   op->wait_prev = op->wait_next = nullptr;
   op->ec = boost::asio::error::operation_aborted;
   out.push(op);
-  if (!s.first && s.armed())
+  if (!s->first && s->armed())
+  {
+    sh.wheel.remove(s);
+    publish_later(sh);
+  }
+  return true;
+}
+
+timer_state* timer_queue::relocate(timer_state& from, void* to) noexcept
+{
+  timer_shard& sh = *from.shard;
+  std::lock_guard lock(sh.lock);
+  auto* s = ::new (to) timer_state(from);
+  // The wheel holds the entry by address; the neighbours learn the new one.
+  // The next deadline is unchanged.
+  sh.wheel.relocate(&from, s);
+  if (s->anchor)
+    s->anchor->state = s;
+  from.set_first(nullptr);
+  from.last = nullptr;
+  from.anchor = nullptr;
+  return s;
+}
+
+timer_anchor* timer_queue::retire(timer_state& s, op_queue& out) noexcept
+{
+  timer_shard& sh = *s.shard;
+  std::lock_guard lock(sh.lock);
+  take_waiters(s, static_cast<std::size_t>(-1), boost::asio::error::operation_aborted, out);
+  if (s.armed())
   {
     sh.wheel.remove(&s);
     publish_later(sh);
   }
-  return true;
+  timer_anchor* a = std::exchange(s.anchor, nullptr);
+  if (a)
+    a->state = nullptr;
+  return a;
 }
 
 std::size_t timer_queue::expire(timer_ns now, op_queue& out)

@@ -62,15 +62,40 @@ struct alignas(64) timer_shard
   bool shut_down = false;                    // guarded by lock
 };
 
-// One timer object's node. Owned by the timer (created by timer_create).
+struct timer_state;
+
+// See timer_op.hpp. `state` is written under shard->lock (by a move or the
+// timer's destruction) and read under it (by a cancellation handler).
+struct timer_anchor
+{
+  timer_shard* shard; // the state's, fixed for the timer's life
+  void* owner;        // the state's scheduler, likewise
+  timer_state* state;
+  std::atomic<std::uint32_t> refs; // the state's and each handler's; acq_rel decrements, the last frees
+};
+
+// One timer object's node, inside the timer object (timer_state_storage).
+// MOVES. The timer object moves; its state moves with it (timer_relocate):
+// under the shard lock the wheel's neighbours are pointed at the new place
+// and the anchor follows. Waiters never point back at the state.
 struct timer_state : timer_entry
 {
-  timer_shard* shard = nullptr;   // fixed for life
+  timer_shard* shard = nullptr;   // fixed for life (a moved-from state keeps it)
   void* owner = nullptr;          // the scheduler (opaque to this layer)
   timer_wait_op* first = nullptr; // waiters, oldest first; guarded by shard->lock
   timer_wait_op* last = nullptr;
   timer_remaining_fn remaining = nullptr; // guarded by shard->lock
   std::int64_t clock_expiry = 0;          // guarded by shard->lock
+  timer_anchor* anchor = nullptr;         // used by the timer's own thread; see timer_anchor
+
+  // `first` is written under the lock, always through this (relaxed), so
+  // that the timer's own thread may read it without the lock: only that
+  // thread adds waiters, so if it reads null there is nothing to cancel, and
+  // cancel(), expires_after() and destruction of an idle timer skip the
+  // lock (a lock is a full barrier, which waits for the caller's cache
+  // misses instead of overlapping them with the next timer's).
+  void set_first(timer_wait_op* op) noexcept { std::atomic_ref(first).store(op, std::memory_order_relaxed); }
+  bool may_have_waiters() noexcept { return std::atomic_ref(first).load(std::memory_order_relaxed) != nullptr; }
 };
 
 class timer_queue
@@ -96,8 +121,17 @@ public:
   // Moves up to max waiters of s, oldest first, to out with operation_aborted.
   std::size_t cancel(timer_state& s, std::size_t max, op_queue& out);
 
-  // Moves key to out with operation_aborted if it is one of s's waiters.
-  bool cancel_wait(timer_state& s, const timer_wait_op* key, op_queue& out) noexcept;
+  // Moves key to out with operation_aborted if it is one of the waiters of
+  // the anchor's state (if it still has one).
+  bool cancel_wait(timer_anchor& a, const timer_wait_op* key, op_queue& out) noexcept;
+
+  // Constructs at `to` a copy of `from` that takes its place in the wheel,
+  // its waiters and its anchor; `from` is left fresh (see MOVES).
+  timer_state* relocate(timer_state& from, void* to) noexcept;
+
+  // Moves every waiter to out with operation_aborted, unlinks s and detaches
+  // its anchor (returned, for the caller to release outside the lock).
+  timer_anchor* retire(timer_state& s, op_queue& out) noexcept;
 
   // Fires everything due at `now`, appending completed waits to out.
   std::size_t expire(timer_ns now, op_queue& out);

@@ -137,6 +137,33 @@ void timer_wheel::remove(timer_entry* e) noexcept
   --size_;
 }
 
+void timer_wheel::relocate(timer_entry* from, timer_entry* to) noexcept
+{
+  switch (from->where)
+  {
+  case timer_entry::place::slot:
+  case timer_entry::place::overflow: {
+    timer_entry*& head = from->where == timer_entry::place::overflow
+                             ? overflow_
+                             : slots_[from->index / slots][from->index % slots];
+    if (from->prev)
+      from->prev->next = to;
+    else
+      head = to;
+    if (from->next)
+      from->next->prev = to;
+    break;
+  }
+  case timer_entry::place::near_heap:
+    near_[from->index] = to;
+    break;
+  case timer_entry::place::none:
+    return;
+  }
+  from->prev = from->next = nullptr;
+  from->where = timer_entry::place::none;
+}
+
 timer_wheel::tick_t timer_wheel::next_slot_tick(unsigned& row, unsigned& slot) const noexcept
 {
   // Every occupied slot starts after elapsed_, within elapsed_'s slot of the

@@ -116,6 +116,11 @@ public:
   // Unlinks an armed entry.
   void remove(timer_entry* e) noexcept;
 
+  // Puts `to` where `from` is (its fields already copied from `from`, which
+  // is then left unlinked): for an entry that lives inside an object that
+  // moves. O(1); writes only the neighbours that point at `from`.
+  void relocate(timer_entry* from, timer_entry* to) noexcept;
+
   // Moves time forward to `now` and appends every entry whose deadline is at
   // or before `now` to `fired`, earliest first. Time never moves backwards.
   void advance(timer_ns now, timer_entry_list& fired);

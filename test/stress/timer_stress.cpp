@@ -1013,6 +1013,79 @@ BOOST_AUTO_TEST_CASE(timer_destroyed_while_its_wait_fires)
   BOOST_TEST(t.aborted.load() > 0);
 }
 
+// 4b. Timers moved to new objects, by a worker or by a foreign thread,
+// within tens of microseconds of their expiry, while another worker fires
+// them and a third thread emits a cancellation signal to the wait at about
+// the same moment (the timer's state moves with the object; the handler in
+// the slot must find it wherever it is, or nothing once the wait is over).
+// Each wait completes exactly once: success (not early) or aborted.
+BOOST_AUTO_TEST_CASE(timer_moved_while_its_wait_fires_and_is_cancelled)
+{
+  nanorun::test::watchdog dog("timer moved while firing", 120s);
+  tally t;
+  {
+    nanorun::runtime rt(2);
+    auto guard = asio::make_work_guard(rt);
+    runners run(rt, 2);
+    constexpr std::size_t per_batch = 32;
+    for (int batch = 0; batch < scaled(600); ++batch)
+    {
+      rng& r = thread_rng();
+      std::vector<std::unique_ptr<nanorun::steady_timer>> timers;
+      std::vector<std::unique_ptr<asio::cancellation_signal>> signals;
+      std::vector<clock_type::time_point> move_at, emit_at;
+      const auto base = clock_type::now() + 300us;
+      for (std::size_t i = 0; i < per_batch; ++i)
+      {
+        const auto expiry = base + std::chrono::microseconds(15 * i);
+        timers.push_back(std::make_unique<nanorun::steady_timer>(rt, expiry));
+        signals.push_back(std::make_unique<asio::cancellation_signal>());
+        move_at.push_back(expiry + r.micros(-40, 20));
+        emit_at.push_back(r.chance(50) ? expiry + r.micros(-40, 20) : clock_type::time_point::max());
+        auto rec = std::make_shared<wait_record>(t, rt, expiry);
+        timers.back()->async_wait(
+            asio::bind_cancellation_slot(signals.back()->slot(), [rec](error_code ec) { rec->complete(ec); }));
+      }
+      // One mover per timer, one emitter per signal; every slot was filled
+      // before they start, and the timers outlive every emission.
+      std::atomic<int> done{0};
+      auto move_every_other = [&](std::size_t first) {
+        for (std::size_t i = first; i < per_batch; i += 2)
+        {
+          spin_until(move_at[i]);
+          auto moved = std::make_unique<nanorun::steady_timer>(std::move(*timers[i]));
+          nanorun::steady_timer again(std::move(*moved));
+          *moved = std::move(again);
+          timers[i] = std::move(moved); // the first object goes, fresh
+        }
+        done.fetch_add(1, std::memory_order_release);
+      };
+      auto emit_all = [&] {
+        for (std::size_t i = 0; i < per_batch; ++i)
+          if (emit_at[i] != clock_type::time_point::max())
+          {
+            spin_until(emit_at[i]);
+            signals[i]->emit(asio::cancellation_type::terminal);
+          }
+        done.fetch_add(1, std::memory_order_release);
+      };
+      asio::post(rt, [&] { move_every_other(0); });
+      std::thread foreign([&] { move_every_other(1); });
+      std::thread emitter(emit_all);
+      foreign.join();
+      emitter.join();
+      const long expected = t.started.load();
+      while (done.load(std::memory_order_acquire) < 3 || t.ran.load(std::memory_order_acquire) < expected)
+        std::this_thread::sleep_for(50us);
+    }
+    guard.reset();
+    run.join();
+  }
+  check_tally(t, "timer moved while firing", true);
+  BOOST_TEST(t.succeeded.load() > 0);
+  BOOST_TEST(t.aborted.load() > 0);
+}
+
 // 5. Rounds of: a runtime run by two threads plus one that leaves by
 // run_for, timers owned by their handlers (due, soon, an hour away; re-arming
 // from handlers and from a foreign thread), external timers with several

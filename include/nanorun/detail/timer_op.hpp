@@ -37,14 +37,33 @@ protected:
 // fires, so a clock that was set back never makes a timer fire early.
 using timer_remaining_fn = std::int64_t (*)(std::int64_t expiry_ns);
 
-// Creates the timer's state in rt's timer queue.
-timer_state* timer_create(runtime& rt);
+// Room for a timer's state inside the timer object, so that arming a timer
+// allocates nothing but its waiter (timer_service.cpp checks that it fits).
+struct alignas(8) timer_state_storage
+{
+  unsigned char bytes[96];
+};
 
-// Completes every pending wait with operation_aborted and frees the state.
+// What a per-operation cancellation handler holds: it finds the timer's state
+// (which moves with the timer object) under the timer's lock. Created on the
+// first wait that has a cancellation slot, then shared by every handler.
+struct timer_anchor;
+
+// Constructs the timer's state at `at`, in rt's timer queue.
+timer_state* timer_init(runtime& rt, timer_state_storage& at);
+
+// Moves the state `from` (with its place in the wheel and its waiters) into
+// `to`; `from` is left as a fresh state of the same queue, for the moved-from
+// timer. `runtime_alive`: false once the runtime has been destroyed (nothing
+// is linked any more, and nothing is locked).
+timer_state* timer_relocate(timer_state* from, timer_state_storage& to, bool runtime_alive) noexcept;
+
+// Completes every pending wait with operation_aborted and destroys the state
+// (it is left unconstructed).
 void timer_destroy(timer_state* s) noexcept;
 
-// Frees the state of a timer whose runtime has been destroyed (its waits and
-// its wheel went with the runtime: nothing else is touched).
+// Destroys the state of a timer whose runtime has been destroyed (its waits
+// and its wheel went with the runtime: nothing else is touched).
 void timer_discard(timer_state* s) noexcept;
 
 // Queues op. It completes (never inside this call) when the steady clock
@@ -56,8 +75,16 @@ void timer_wait(timer_state* s, timer_wait_op* op, std::int64_t deadline, timer_
 // Completes up to `max` pending waits, oldest first, with operation_aborted.
 std::size_t timer_cancel(timer_state* s, std::size_t max);
 
+// The timer's anchor with one more reference (creating it on first use; may
+// throw std::bad_alloc then). Called by the thread that uses the timer.
+timer_anchor* timer_anchor_acquire(timer_state* s);
+
+// Drops a reference taken by timer_anchor_acquire.
+void timer_anchor_release(timer_anchor* a) noexcept;
+
 // Per-operation cancellation: completes `key` with operation_aborted if it is
-// still pending on s; does nothing otherwise (it may have completed already).
-void timer_cancel_wait(timer_state* s, const timer_wait_op* key) noexcept;
+// still pending on the anchor's timer; does nothing otherwise (it may have
+// completed already, the timer may have moved or be gone).
+void timer_cancel_wait(timer_anchor* a, const timer_wait_op* key) noexcept;
 
 } // namespace nanorun::detail

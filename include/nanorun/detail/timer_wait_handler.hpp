@@ -53,14 +53,19 @@ inline std::int64_t saturating_add(std::int64_t a, std::int64_t b) noexcept
 
 // Installed in the handler's cancellation slot. It names its wait by key and
 // looks it up under the timer's lock, so a signal emitted after the wait
-// completed finds nothing and does nothing (as Asio's own timers do).
+// completed finds nothing and does nothing (as Asio's own timers do). It
+// reaches the timer through the anchor, which follows the timer's state when
+// the timer object moves.
 class timer_cancel_handler
 {
 public:
-  timer_cancel_handler(runtime_ref rt, timer_state* s, const timer_wait_op* key) noexcept
-      : rt_(rt), state_(s), key_(key)
+  timer_cancel_handler(runtime_ref rt, timer_anchor* a, const timer_wait_op* key) noexcept
+      : rt_(rt), anchor_(a), key_(key)
   {
   }
+  timer_cancel_handler(const timer_cancel_handler&) = delete;
+  timer_cancel_handler& operator=(const timer_cancel_handler&) = delete;
+  ~timer_cancel_handler() { timer_anchor_release(anchor_); }
 
   void operator()(boost::asio::cancellation_type_t type) const noexcept
   {
@@ -69,12 +74,12 @@ public:
     // the wait).
     using ct = boost::asio::cancellation_type;
     if ((type & (ct::terminal | ct::partial | ct::total)) != ct::none && rt_.get())
-      timer_cancel_wait(state_, key_);
+      timer_cancel_wait(anchor_, key_);
   }
 
 private:
   runtime_ref rt_;
-  timer_state* state_;
+  timer_anchor* anchor_;
   const timer_wait_op* key_;
 };
 

@@ -5,7 +5,9 @@
 #include <nanorun/steady_timer.hpp>
 #include <nanorun/system_timer.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -15,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -223,6 +226,123 @@ BOOST_AUTO_TEST_CASE(move_keeps_pending_waits)
   rt.run();
   BOOST_TEST(!ec);
   BOOST_TEST(!ec_a);
+}
+
+// The timer's state lives in the timer object: a move carries its place in
+// the wheel (a slot, the near heap of the current millisecond, the overflow
+// list beyond the wheel's range) to the new object, which then cancels or
+// fires it; the moved-from timer is fresh and independent.
+BOOST_AUTO_TEST_CASE(a_moved_timer_keeps_its_place_in_the_wheel)
+{
+  nanorun::runtime rt(1);
+  const clock_type::time_point now = clock_type::now();
+  const clock_type::time_point expiries[] = {
+      now + 3ms,                 // level 0 slot
+      now + 300ms,               // level 1 slot
+      now - 1ms,                 // already due: the near heap
+      now + 24h * 365 * 5,       // beyond the wheel: overflow
+  };
+  std::vector<error_code> ecs(4, unset);
+  std::vector<std::unique_ptr<nanorun::steady_timer>> moved;
+  for (int i = 0; i < 4; ++i)
+  {
+    nanorun::steady_timer a(rt, expiries[i]);
+    a.async_wait([&ecs, i](error_code e) { ecs[i] = e; });
+    // Twice: construction, then assignment over a timer with its own wait.
+    nanorun::steady_timer b(std::move(a));
+    auto c = std::make_unique<nanorun::steady_timer>(rt, now + 1h);
+    error_code displaced = unset;
+    c->async_wait([&](error_code e) { displaced = e; });
+    *c = std::move(b);
+    BOOST_TEST(a.cancel() == 0u);
+    BOOST_TEST(b.cancel() == 0u);
+    rt.poll();
+    BOOST_TEST(displaced == error_code(asio::error::operation_aborted)); // assignment destroyed its wait
+    moved.push_back(std::move(c));
+  }
+  // The far ones are cancelled through the object they moved into.
+  BOOST_TEST(moved[1]->cancel() == 1u);
+  BOOST_TEST(moved[3]->cancel() == 1u);
+  rt.run();
+  BOOST_TEST(!ecs[0]);
+  BOOST_TEST(ecs[1] == error_code(asio::error::operation_aborted));
+  BOOST_TEST(!ecs[2]);
+  BOOST_TEST(ecs[3] == error_code(asio::error::operation_aborted));
+  BOOST_TEST((clock_type::now() >= expiries[0]));
+}
+
+// Per-operation cancellation finds the wait after the timer object moved
+// (the handler in the slot follows the state), finds nothing once the wait
+// is over or the timer is gone, and a handler removed from its slot before
+// the move is simply not there.
+BOOST_AUTO_TEST_CASE(per_operation_cancellation_follows_a_moved_timer)
+{
+  nanorun::runtime rt(1);
+  asio::cancellation_signal sig;
+  error_code ec = unset;
+  auto t1 = std::make_unique<nanorun::steady_timer>(rt, 1h);
+  t1->async_wait(asio::bind_cancellation_slot(sig.slot(), [&](error_code e) { ec = e; }));
+  nanorun::steady_timer t2(std::move(*t1));
+  t1.reset(); // the moved-from object is gone too
+  nanorun::steady_timer t3(rt);
+  t3 = std::move(t2);
+  sig.emit(asio::cancellation_type::terminal);
+  rt.run();
+  BOOST_TEST(ec == error_code(asio::error::operation_aborted));
+  BOOST_TEST(t3.cancel() == 0u);
+
+  // A second wait on the same timer with the same slot: the slot's handler
+  // is replaced; the old one's signal would find nothing.
+  rt.restart();
+  ec = unset;
+  t3.expires_after(1ms);
+  t3.async_wait(asio::bind_cancellation_slot(sig.slot(), [&](error_code e) { ec = e; }));
+  rt.run();
+  BOOST_TEST(!ec);
+  sig.emit(asio::cancellation_type::terminal); // after completion: nothing
+  BOOST_TEST(rt.poll() == 0u);
+
+  // The timer destroyed while the slot still holds its handler.
+  rt.restart();
+  ec = unset;
+  {
+    nanorun::steady_timer t4(rt, 1h);
+    t4.async_wait(asio::bind_cancellation_slot(sig.slot(), [&](error_code e) { ec = e; }));
+    nanorun::steady_timer t5(std::move(t4));
+  }
+  rt.run();
+  BOOST_TEST(ec == error_code(asio::error::operation_aborted));
+  sig.emit(asio::cancellation_type::terminal); // the timer is gone: nothing
+  BOOST_TEST(rt.poll() == 0u);
+
+  // The slot cleared while the wait is pending, then the timer moves.
+  rt.restart();
+  ec = unset;
+  nanorun::steady_timer t6(rt, 2ms);
+  t6.async_wait(asio::bind_cancellation_slot(sig.slot(), [&](error_code e) { ec = e; }));
+  sig.slot().clear();
+  nanorun::steady_timer t7(std::move(t6));
+  sig.emit(asio::cancellation_type::terminal); // no handler any more
+  rt.run();
+  BOOST_TEST(!ec);
+}
+
+// A timer that outlives its runtime can still be moved and destroyed, and a
+// signal to its old wait does nothing.
+BOOST_AUTO_TEST_CASE(a_timer_moved_after_its_runtime_is_gone)
+{
+  asio::cancellation_signal sig;
+  std::optional<nanorun::steady_timer> a;
+  {
+    nanorun::runtime rt(1);
+    a.emplace(rt, 1h);
+    a->async_wait(asio::bind_cancellation_slot(sig.slot(), [](error_code) {}));
+  }
+  nanorun::steady_timer b(std::move(*a));
+  a.reset();
+  sig.emit(asio::cancellation_type::terminal);
+  BOOST_TEST(b.cancel() == 0u);
+  BOOST_CHECK_THROW(b.async_wait([](error_code) {}), boost::system::system_error);
 }
 
 BOOST_AUTO_TEST_CASE(far_future_waits_are_kept_and_cancellable)
