@@ -124,11 +124,13 @@ void timer_queue::take_waiters(timer_state& s, std::size_t max, const boost::sys
     out.push(op);
     ++n;
   }
-  s.set_first(first);
   if (first)
     first->wait_prev = nullptr;
   else
     s.last = nullptr;
+  // The last write to s (see timer_state::set_first): the timer's own thread
+  // may destroy it as soon as it reads null here.
+  s.set_first(first);
 }
 
 std::size_t timer_queue::cancel(timer_state& s, std::size_t max, op_queue& out)
@@ -159,10 +161,11 @@ bool timer_queue::cancel_wait(timer_anchor& a, const timer_wait_op* key, op_queu
     op = op->wait_next;
   if (!op)
     return false;
+  timer_wait_op* first = s->first;
   if (op->wait_prev)
     op->wait_prev->wait_next = op->wait_next;
   else
-    s->set_first(op->wait_next);
+    first = op->wait_next;
   if (op->wait_next)
     op->wait_next->wait_prev = op->wait_prev;
   else
@@ -170,11 +173,14 @@ bool timer_queue::cancel_wait(timer_anchor& a, const timer_wait_op* key, op_queu
   op->wait_prev = op->wait_next = nullptr;
   op->ec = boost::asio::error::operation_aborted;
   out.push(op);
-  if (!s->first && s->armed())
+  if (!first && s->armed())
   {
     sh.wheel.remove(s);
     publish_later(sh);
   }
+  // The last write to *s: this runs on any thread, and the timer's own
+  // thread may destroy the timer as soon as it reads null here.
+  s->set_first(first);
   return true;
 }
 

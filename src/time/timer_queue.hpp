@@ -88,14 +88,18 @@ struct timer_state : timer_entry
   std::int64_t clock_expiry = 0;          // guarded by shard->lock
   timer_anchor* anchor = nullptr;         // used by the timer's own thread; see timer_anchor
 
-  // `first` is written under the lock, always through this (relaxed), so
-  // that the timer's own thread may read it without the lock: only that
-  // thread adds waiters, so if it reads null there is nothing to cancel, and
-  // cancel(), expires_after() and destruction of an idle timer skip the
+  // `first` is written under the lock, always through set_first, so that
+  // the timer's own thread may read it without the lock: only that thread
+  // adds waiters, so if it reads null there is nothing to cancel, and
+  // cancel(), expires_after() and the destruction of an idle timer skip the
   // lock (a lock is a full barrier, which waits for the caller's cache
-  // misses instead of overlapping them with the next timer's).
-  void set_first(timer_wait_op* op) noexcept { std::atomic_ref(first).store(op, std::memory_order_relaxed); }
-  bool may_have_waiters() noexcept { return std::atomic_ref(first).load(std::memory_order_relaxed) != nullptr; }
+  // misses instead of overlapping them with the next timer's). Another
+  // thread that empties the list (expire(), a cancellation handler) makes
+  // set_first its last write to the state: its release pairs with
+  // may_have_waiters()'s acquire, after which the owner may destroy the
+  // timer.
+  void set_first(timer_wait_op* op) noexcept { std::atomic_ref(first).store(op, std::memory_order_release); }
+  bool may_have_waiters() noexcept { return std::atomic_ref(first).load(std::memory_order_acquire) != nullptr; }
 };
 
 class timer_queue
