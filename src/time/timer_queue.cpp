@@ -118,7 +118,10 @@ void timer_queue::take_waiters(timer_state& s, std::size_t max, const boost::sys
   while (first && n < max)
   {
     timer_wait_op* op = first;
-    first = op->wait_next;
+    // The last waiter's link is known to be null without reading it: a
+    // lone waiter (the usual case) is then only written here, and the cache
+    // miss on it overlaps whatever comes next instead of stalling this.
+    first = op == s.last ? nullptr : op->wait_next;
     op->wait_prev = op->wait_next = nullptr;
     op->ec = ec;
     out.push(op);
