@@ -349,7 +349,7 @@ private:
         detail::timer_anchor* a = detail::timer_anchor_acquire(state_);
         try
         {
-          slot.template emplace<detail::timer_cancel_handler>(rt_, a, op);
+          op->cancel_key = &slot.template emplace<detail::timer_cancel_handler>(rt_, a);
         }
         catch (...)
         {

@@ -111,7 +111,9 @@ public:
   /// stay queued.
   void stop();
 
-  /// Whether the runtime has been stopped (explicitly, or by running out of work).
+  /// Whether the runtime has been stopped (explicitly, or by running out of
+  /// work). A block_on() restarts a runtime that ran out of work (its task is
+  /// new work); only restart() clears a stop() call.
   bool stopped() const noexcept;
 
   /// Clears the stopped state so that run functions may be called again.

@@ -139,7 +139,7 @@ std::size_t timer_cancel(timer_state* s, std::size_t max)
   return n;
 }
 
-void timer_cancel_wait(timer_anchor* a, const timer_wait_op* key) noexcept
+void timer_cancel_wait(timer_anchor* a, const void* key) noexcept
 {
   // The anchor's shard and scheduler stay with the timer through its moves;
   // its state may be gone, which cancel_wait sees under the lock.

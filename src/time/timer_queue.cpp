@@ -150,17 +150,17 @@ std::size_t timer_queue::cancel(timer_state& s, std::size_t max, op_queue& out)
   return out.size() - before;
 }
 
-bool timer_queue::cancel_wait(timer_anchor& a, const timer_wait_op* key, op_queue& out) noexcept
+bool timer_queue::cancel_wait(timer_anchor& a, const void* key, op_queue& out) noexcept
 {
   timer_shard& sh = *a.shard;
   std::lock_guard lock(sh.lock);
   timer_state* s = a.state;
   if (!s)
     return false; // the timer is gone
-  // Found by key: the op may have completed and been freed already, so it is
-  // compared, never dereferenced, until it is found among the waiters.
+  // Found among the pending waiters (whose memory is live) by the key of the
+  // handler that asks: a wait that has completed is not there.
   timer_wait_op* op = s->first;
-  while (op && op != key)
+  while (op && op->cancel_key != key)
     op = op->wait_next;
   if (!op)
     return false;

@@ -64,8 +64,10 @@ struct alignas(64) timer_shard
 
 struct timer_state;
 
-// See timer_op.hpp. `state` is written under shard->lock (by a move or the
-// timer's destruction) and read under it (by a cancellation handler).
+// See timer_op.hpp. `state` is read under shard->lock by cancellation
+// handlers; a move or the timer's destruction writes it under that lock (it
+// is written without it only when the anchor is made, before any handler
+// holds it, and once the runtime is gone, when handlers no longer look).
 struct timer_anchor
 {
   timer_shard* shard; // the state's, fixed for the timer's life
@@ -125,9 +127,9 @@ public:
   // Moves up to max waiters of s, oldest first, to out with operation_aborted.
   std::size_t cancel(timer_state& s, std::size_t max, op_queue& out);
 
-  // Moves key to out with operation_aborted if it is one of the waiters of
-  // the anchor's state (if it still has one).
-  bool cancel_wait(timer_anchor& a, const timer_wait_op* key, op_queue& out) noexcept;
+  // Moves the waiter whose cancel_key is `key` to out with
+  // operation_aborted, if the anchor's state (if it still has one) has it.
+  bool cancel_wait(timer_anchor& a, const void* key, op_queue& out) noexcept;
 
   // Constructs at `to` a copy of `from` that takes its place in the wheel,
   // its waiters and its anchor; `from` is left fresh (see MOVES).

@@ -254,10 +254,12 @@ timer_ns timer_wheel::next_deadline() const noexcept
 
 void timer_wheel::heap_push(timer_entry* e)
 {
-  e->where = timer_entry::place::near_heap;
-  e->index = static_cast<std::uint32_t>(near_.size());
+  // push_back first: if it throws, e is left as it was (not armed).
+  const auto i = static_cast<std::uint32_t>(near_.size());
   near_.push_back(e);
-  heap_up(e->index);
+  e->where = timer_entry::place::near_heap;
+  e->index = i;
+  heap_up(i);
 }
 
 void timer_wheel::heap_remove(timer_entry* e) noexcept

@@ -267,27 +267,26 @@ BOOST_AUTO_TEST_CASE(block_on_from_three_threads_while_the_runtime_empties)
 }
 
 // stop() racing block_on: a block_on either returns its value or throws
-// operation_aborted, and one begun after stop() has returned always throws
-// (a stop() call is never undone by the restart of a stale stop).
+// operation_aborted, and the stop() is never undone by the restart of a
+// stale stop: the runtime stays stopped, and a block_on afterwards throws.
+// (One begun after stop() returned may still see its task run, by a worker
+// that had passed its stop check, as with io_context, so that is not
+// asserted.)
 BOOST_AUTO_TEST_CASE(stop_racing_block_on_is_never_undone)
 {
   nanorun::test::watchdog dog("stop racing block_on", 120s);
   for (int round = 0; round < 200; ++round)
   {
     nanorun::runtime rt(2);
-    std::atomic<bool> stop_done{false};
-    std::atomic<int> ran_after_stop{0}, other{0};
+    std::atomic<int> other{0};
     auto task = [](int v) -> asio::awaitable<int> { co_return v; };
     auto caller = [&] {
       for (int i = 0; i < 50; ++i)
       {
-        const bool after = stop_done.load();
         try
         {
           if (rt.block_on(task(i)) != i)
             ++other;
-          else if (after)
-            ++ran_after_stop;
         }
         catch (const boost::system::system_error& e)
         {
@@ -300,13 +299,11 @@ BOOST_AUTO_TEST_CASE(stop_racing_block_on_is_never_undone)
     std::thread b([&] {
       std::this_thread::yield();
       rt.stop();
-      stop_done = true;
     });
     caller();
     a.join();
     b.join();
     BOOST_TEST(other.load() == 0);
-    BOOST_TEST(ran_after_stop.load() == 0);
     BOOST_TEST(rt.stopped());
     BOOST_CHECK_THROW(rt.block_on(task(-1)), boost::system::system_error);
   }

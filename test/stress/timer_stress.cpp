@@ -1023,6 +1023,7 @@ BOOST_AUTO_TEST_CASE(timer_moved_while_its_wait_fires_and_is_cancelled)
 {
   nanorun::test::watchdog dog("timer moved while firing", 120s);
   tally t;
+  long early_emits = 0, missed_cancels = 0;
   {
     nanorun::runtime rt(2);
     auto guard = asio::make_work_guard(rt);
@@ -1033,18 +1034,28 @@ BOOST_AUTO_TEST_CASE(timer_moved_while_its_wait_fires_and_is_cancelled)
       rng& r = thread_rng();
       std::vector<std::unique_ptr<nanorun::steady_timer>> timers;
       std::vector<std::unique_ptr<asio::cancellation_signal>> signals;
-      std::vector<clock_type::time_point> move_at, emit_at;
+      std::vector<clock_type::time_point> expiries, move_at, emit_at;
+      // Per timer: 1 once its wait succeeded, 2 once aborted; and whether its
+      // signal's emit() returned before the expiry (then the wait was still
+      // pending, since none fires early, and must end aborted: a handler
+      // that lost track of the moved timer would let it succeed).
+      std::vector<std::atomic<int>> outcome(per_batch);
+      std::vector<std::atomic<bool>> emitted_early(per_batch);
       const auto base = clock_type::now() + 300us;
       for (std::size_t i = 0; i < per_batch; ++i)
       {
         const auto expiry = base + std::chrono::microseconds(15 * i);
         timers.push_back(std::make_unique<nanorun::steady_timer>(rt, expiry));
         signals.push_back(std::make_unique<asio::cancellation_signal>());
+        expiries.push_back(expiry);
         move_at.push_back(expiry + r.micros(-40, 20));
         emit_at.push_back(r.chance(50) ? expiry + r.micros(-40, 20) : clock_type::time_point::max());
         auto rec = std::make_shared<wait_record>(t, rt, expiry);
-        timers.back()->async_wait(
-            asio::bind_cancellation_slot(signals.back()->slot(), [rec](error_code ec) { rec->complete(ec); }));
+        std::atomic<int>* out = &outcome[i];
+        timers.back()->async_wait(asio::bind_cancellation_slot(signals.back()->slot(), [rec, out](error_code ec) {
+          out->store(ec ? 2 : 1, std::memory_order_relaxed);
+          rec->complete(ec);
+        }));
       }
       // One mover per timer, one emitter per signal; every slot was filled
       // before they start, and the timers outlive every emission.
@@ -1066,6 +1077,7 @@ BOOST_AUTO_TEST_CASE(timer_moved_while_its_wait_fires_and_is_cancelled)
           {
             spin_until(emit_at[i]);
             signals[i]->emit(asio::cancellation_type::terminal);
+            emitted_early[i] = clock_type::now() < expiries[i];
           }
         done.fetch_add(1, std::memory_order_release);
       };
@@ -1077,11 +1089,21 @@ BOOST_AUTO_TEST_CASE(timer_moved_while_its_wait_fires_and_is_cancelled)
       const long expected = t.started.load();
       while (done.load(std::memory_order_acquire) < 3 || t.ran.load(std::memory_order_acquire) < expected)
         std::this_thread::sleep_for(50us);
+      for (std::size_t i = 0; i < per_batch; ++i)
+        if (emitted_early[i])
+        {
+          ++early_emits;
+          if (outcome[i].load(std::memory_order_relaxed) != 2)
+            ++missed_cancels;
+        }
     }
     guard.reset();
     run.join();
   }
   check_tally(t, "timer moved while firing", true);
+  BOOST_TEST_MESSAGE("timer moved while firing: " << early_emits << " signals emitted before the expiry");
+  BOOST_TEST(missed_cancels == 0, missed_cancels << " of " << early_emits
+                                                 << " signals emitted before the expiry did not abort the wait");
   BOOST_TEST(t.succeeded.load() > 0);
   BOOST_TEST(t.aborted.load() > 0);
 }

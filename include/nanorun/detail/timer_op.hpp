@@ -26,6 +26,11 @@ public:
   timer_wait_op* wait_prev = nullptr; // waiter list; guarded by the timer's shard lock
   timer_wait_op* wait_next = nullptr;
   boost::system::error_code ec;       // set before the op is queued
+  // The address of the cancellation handler installed for this wait (null if
+  // none): per-operation cancellation finds the wait by it. Not the op's own
+  // address, which the next wait may reuse (the op cache), so that a late
+  // signal for a finished wait cannot abort a newer one.
+  const void* cancel_key = nullptr;
 
 protected:
   using operation::operation;
@@ -82,9 +87,9 @@ timer_anchor* timer_anchor_acquire(timer_state* s);
 // Drops a reference taken by timer_anchor_acquire.
 void timer_anchor_release(timer_anchor* a) noexcept;
 
-// Per-operation cancellation: completes `key` with operation_aborted if it is
-// still pending on the anchor's timer; does nothing otherwise (it may have
-// completed already, the timer may have moved or be gone).
-void timer_cancel_wait(timer_anchor* a, const timer_wait_op* key) noexcept;
+// Per-operation cancellation: completes the wait whose cancel_key is `key`
+// with operation_aborted if it is still pending on the anchor's timer; does
+// nothing otherwise (it may have completed already, the timer may be gone).
+void timer_cancel_wait(timer_anchor* a, const void* key) noexcept;
 
 } // namespace nanorun::detail

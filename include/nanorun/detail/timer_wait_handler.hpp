@@ -51,18 +51,15 @@ inline std::int64_t saturating_add(std::int64_t a, std::int64_t b) noexcept
   return r;
 }
 
-// Installed in the handler's cancellation slot. It names its wait by key and
-// looks it up under the timer's lock, so a signal emitted after the wait
-// completed finds nothing and does nothing (as Asio's own timers do). It
-// reaches the timer through the anchor, which follows the timer's state when
-// the timer object moves.
+// Installed in the handler's cancellation slot. Its own address is the key
+// its wait carries (timer_wait_op::cancel_key), looked up under the timer's
+// lock, so a signal emitted after the wait completed finds nothing and does
+// nothing (as Asio's own timers do). It reaches the timer through the
+// anchor, which follows the timer's state when the timer object moves.
 class timer_cancel_handler
 {
 public:
-  timer_cancel_handler(runtime_ref rt, timer_anchor* a, const timer_wait_op* key) noexcept
-      : rt_(rt), anchor_(a), key_(key)
-  {
-  }
+  timer_cancel_handler(runtime_ref rt, timer_anchor* a) noexcept : rt_(rt), anchor_(a) {}
   timer_cancel_handler(const timer_cancel_handler&) = delete;
   timer_cancel_handler& operator=(const timer_cancel_handler&) = delete;
   ~timer_cancel_handler() { timer_anchor_release(anchor_); }
@@ -74,13 +71,12 @@ public:
     // the wait).
     using ct = boost::asio::cancellation_type;
     if ((type & (ct::terminal | ct::partial | ct::total)) != ct::none && rt_.get())
-      timer_cancel_wait(anchor_, key_);
+      timer_cancel_wait(anchor_, this);
   }
 
 private:
   runtime_ref rt_;
   timer_anchor* anchor_;
-  const timer_wait_op* key_;
 };
 
 template <class Handler, class IoExecutor>

@@ -237,10 +237,10 @@ BOOST_AUTO_TEST_CASE(a_moved_timer_keeps_its_place_in_the_wheel)
   nanorun::runtime rt(1);
   const clock_type::time_point now = clock_type::now();
   const clock_type::time_point expiries[] = {
-      now + 3ms,                 // level 0 slot
-      now + 300ms,               // level 1 slot
-      now - 1ms,                 // already due: the near heap
-      now + 24h * 365 * 5,       // beyond the wheel: overflow
+      now + 3ms,           // a low slot; fires
+      now + 1h,            // a high slot; cancelled
+      now - 1ms,           // already due: the near heap
+      now + 24h * 365 * 5, // beyond the wheel: overflow; cancelled
   };
   std::vector<error_code> ecs(4, unset);
   std::vector<std::unique_ptr<nanorun::steady_timer>> moved;
@@ -269,6 +269,23 @@ BOOST_AUTO_TEST_CASE(a_moved_timer_keeps_its_place_in_the_wheel)
   BOOST_TEST(!ecs[2]);
   BOOST_TEST(ecs[3] == error_code(asio::error::operation_aborted));
   BOOST_TEST((clock_type::now() >= expiries[0]));
+
+  // The middle of a slot's list: three timers due at the same time share a
+  // slot; the middle one moves, then each is cancelled through its object.
+  rt.restart();
+  const clock_type::time_point same = clock_type::now() + 2h;
+  int aborted = 0;
+  auto count = [&](error_code e) { aborted += e == asio::error::operation_aborted; };
+  nanorun::steady_timer x(rt, same), y(rt, same), z(rt, same);
+  x.async_wait(count);
+  y.async_wait(count);
+  z.async_wait(count);
+  nanorun::steady_timer y2(std::move(y));
+  BOOST_TEST(y2.cancel() == 1u);
+  BOOST_TEST(x.cancel() == 1u);
+  BOOST_TEST(z.cancel() == 1u);
+  rt.run();
+  BOOST_TEST(aborted == 3);
 }
 
 // Per-operation cancellation finds the wait after the timer object moved
@@ -299,8 +316,15 @@ BOOST_AUTO_TEST_CASE(per_operation_cancellation_follows_a_moved_timer)
   t3.async_wait(asio::bind_cancellation_slot(sig.slot(), [&](error_code e) { ec = e; }));
   rt.run();
   BOOST_TEST(!ec);
-  sig.emit(asio::cancellation_type::terminal); // after completion: nothing
-  BOOST_TEST(rt.poll() == 0u);
+  // A signal after completion finds nothing: a newer wait on the same timer
+  // (whose operation likely reuses the finished one's memory) is untouched.
+  rt.restart();
+  error_code newer = unset;
+  t3.expires_after(2ms);
+  t3.async_wait([&](error_code e) { newer = e; });
+  sig.emit(asio::cancellation_type::terminal);
+  rt.run();
+  BOOST_TEST(!newer);
 
   // The timer destroyed while the slot still holds its handler.
   rt.restart();
@@ -312,8 +336,15 @@ BOOST_AUTO_TEST_CASE(per_operation_cancellation_follows_a_moved_timer)
   }
   rt.run();
   BOOST_TEST(ec == error_code(asio::error::operation_aborted));
-  sig.emit(asio::cancellation_type::terminal); // the timer is gone: nothing
-  BOOST_TEST(rt.poll() == 0u);
+  // The timer is gone: the signal finds nothing, and another timer's wait
+  // is untouched.
+  rt.restart();
+  error_code other = unset;
+  nanorun::steady_timer t8(rt, 2ms);
+  t8.async_wait([&](error_code e) { other = e; });
+  sig.emit(asio::cancellation_type::terminal);
+  rt.run();
+  BOOST_TEST(!other);
 
   // The slot cleared while the wait is pending, then the timer moves.
   rt.restart();
