@@ -121,7 +121,7 @@ void timer_wait(timer_state* s, timer_wait_op* op, std::int64_t deadline, timer_
     return;
   case timer_queue::wait_result::shut_down:
     // The runtime is being destroyed: queue it, to be destroyed unrun.
-    op->ec = boost::asio::error::operation_aborted;
+    op->aborted = true;
     break;
   }
   op_queue one;

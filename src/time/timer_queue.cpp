@@ -5,7 +5,6 @@
 
 #include "sys/perturb.hpp"
 
-#include <boost/asio/error.hpp>
 
 #include <algorithm>
 #include <mutex>
@@ -110,7 +109,7 @@ timer_queue::wait_result timer_queue::wait(timer_state& s, timer_wait_op* op, ti
   return wait_result::armed;
 }
 
-void timer_queue::take_waiters(timer_state& s, std::size_t max, const boost::system::error_code& ec,
+void timer_queue::take_waiters(timer_state& s, std::size_t max, bool aborted,
                                op_queue& out)
 {
   std::size_t n = 0;
@@ -123,7 +122,7 @@ void timer_queue::take_waiters(timer_state& s, std::size_t max, const boost::sys
     // miss on it overlaps whatever comes next instead of stalling this.
     first = op == s.last ? nullptr : op->wait_next;
     op->wait_prev = op->wait_next = nullptr;
-    op->ec = ec;
+    op->aborted = aborted;
     out.push(op);
     ++n;
   }
@@ -141,7 +140,7 @@ std::size_t timer_queue::cancel(timer_state& s, std::size_t max, op_queue& out)
   timer_shard& sh = *s.shard;
   std::lock_guard lock(sh.lock);
   const std::size_t before = out.size();
-  take_waiters(s, max, boost::asio::error::operation_aborted, out);
+  take_waiters(s, max, true, out);
   if (!s.first && s.armed())
   {
     sh.wheel.remove(&s);
@@ -174,7 +173,7 @@ bool timer_queue::cancel_wait(timer_anchor& a, const void* key, op_queue& out) n
   else
     s->last = op->wait_prev;
   op->wait_prev = op->wait_next = nullptr;
-  op->ec = boost::asio::error::operation_aborted;
+  op->aborted = true;
   out.push(op);
   if (!first && s->armed())
   {
@@ -207,7 +206,7 @@ timer_anchor* timer_queue::retire(timer_state& s, op_queue& out) noexcept
 {
   timer_shard& sh = *s.shard;
   std::lock_guard lock(sh.lock);
-  take_waiters(s, static_cast<std::size_t>(-1), boost::asio::error::operation_aborted, out);
+  take_waiters(s, static_cast<std::size_t>(-1), true, out);
   if (s.armed())
   {
     sh.wheel.remove(&s);
@@ -246,7 +245,7 @@ std::size_t timer_queue::expire(timer_ns now, op_queue& out)
         }
       }
       n += s.first ? 1 : 0;
-      take_waiters(s, static_cast<std::size_t>(-1), {}, out);
+      take_waiters(s, static_cast<std::size_t>(-1), false, out);
     }
     publish(sh);
   }
@@ -291,8 +290,7 @@ void timer_queue::shutdown(op_queue& out)
     timer_entry_list all;
     sh.wheel.advance(timer_never, all);
     while (timer_entry* e = all.pop())
-      take_waiters(static_cast<timer_state&>(*e), static_cast<std::size_t>(-1),
-                   boost::asio::error::operation_aborted, out);
+      take_waiters(static_cast<timer_state&>(*e), static_cast<std::size_t>(-1), true, out);
     publish(sh);
   }
 }

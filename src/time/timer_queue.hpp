@@ -156,7 +156,7 @@ public:
 private:
   void publish(timer_shard& sh) noexcept;
   void publish_later(timer_shard& sh) noexcept; // after a removal; see there
-  static void take_waiters(timer_state& s, std::size_t max, const boost::system::error_code& ec, op_queue& out);
+  static void take_waiters(timer_state& s, std::size_t max, bool aborted, op_queue& out);
 
   std::size_t count_;
   std::unique_ptr<std::unique_ptr<timer_shard>[]> shards_;

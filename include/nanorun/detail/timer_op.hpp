@@ -25,7 +25,10 @@ class timer_wait_op : public operation
 public:
   timer_wait_op* wait_prev = nullptr; // waiter list; guarded by the timer's shard lock
   timer_wait_op* wait_next = nullptr;
-  boost::system::error_code ec;       // set before the op is queued
+  // Set before the op is queued: a timer wait ends with success or
+  // operation_aborted, so a flag carries it (an error_code would take the
+  // op past 128 bytes, into the next size class, with any_io_executor).
+  bool aborted = false;
   // The address of the cancellation handler installed for this wait (null if
   // none): per-operation cancellation finds the wait by it. Not the op's own
   // address, which the next wait may reuse (the op cache), so that a late

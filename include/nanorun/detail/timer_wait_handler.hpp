@@ -17,6 +17,7 @@
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/detail/bind_handler.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/prefer.hpp>
 
@@ -115,7 +116,8 @@ private:
   static void do_complete(operation* base, bool invoke)
   {
     auto* self = static_cast<timer_wait_handler*>(base);
-    const boost::system::error_code ec = self->ec;
+    const boost::system::error_code ec =
+        self->aborted ? boost::system::error_code(boost::asio::error::operation_aborted) : boost::system::error_code();
     Handler h(std::move(self->handler_));
     handler_work<Handler, IoExecutor> work(std::move(self->work_));
     allocator_type a = boost::asio::get_associated_allocator(h);
