@@ -11,10 +11,7 @@
 
 #include "executor/scheduler.hpp"
 
-#include <boost/asio/error.hpp>
-
 #include <new>
-#include <utility>
 
 namespace nanorun::detail {
 
@@ -42,14 +39,8 @@ timer_state* timer_relocate(timer_state* from, timer_state_storage& to, bool run
   if (runtime_alive)
     return owner_of(from).timers().relocate(*from, &to);
   // The runtime is gone: its shutdown unlinked everything and no handler
-  // looks (they check the runtime first), so a plain copy will do.
-  auto* s = ::new (static_cast<void*>(&to)) timer_state(*from);
-  if (s->anchor)
-    s->anchor->state = s;
-  from->set_first(nullptr);
-  from->last = nullptr;
-  from->anchor = nullptr;
-  return s;
+  // looks (they check the runtime first), so no lock and no wheel.
+  return from->move_into(&to);
 }
 
 void timer_destroy(timer_state* s) noexcept
@@ -70,9 +61,7 @@ void timer_destroy(timer_state* s) noexcept
 
 void timer_discard(timer_state* s) noexcept
 {
-  timer_anchor* a = std::exchange(s->anchor, nullptr);
-  if (a)
-    a->state = nullptr;
+  timer_anchor* a = s->detach_anchor();
   s->~timer_state();
   timer_anchor_release(a);
 }

@@ -8,9 +8,7 @@
 
 #include <algorithm>
 #include <mutex>
-#include <new>
 #include <thread>
-#include <utility>
 
 namespace nanorun::detail {
 
@@ -190,15 +188,10 @@ timer_state* timer_queue::relocate(timer_state& from, void* to) noexcept
 {
   timer_shard& sh = *from.shard;
   std::lock_guard lock(sh.lock);
-  auto* s = ::new (to) timer_state(from);
+  timer_state* s = from.move_into(to);
   // The wheel holds the entry by address; the neighbours learn the new one.
   // The next deadline is unchanged.
   sh.wheel.relocate(&from, s);
-  if (s->anchor)
-    s->anchor->state = s;
-  from.set_first(nullptr);
-  from.last = nullptr;
-  from.anchor = nullptr;
   return s;
 }
 
@@ -212,10 +205,7 @@ timer_anchor* timer_queue::retire(timer_state& s, op_queue& out) noexcept
     sh.wheel.remove(&s);
     publish_later(sh);
   }
-  timer_anchor* a = std::exchange(s.anchor, nullptr);
-  if (a)
-    a->state = nullptr;
-  return a;
+  return s.detach_anchor();
 }
 
 std::size_t timer_queue::expire(timer_ns now, op_queue& out)

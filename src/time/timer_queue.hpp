@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <new>
 
 namespace nanorun::detail {
 
@@ -102,6 +103,33 @@ struct timer_state : timer_entry
   // timer.
   void set_first(timer_wait_op* op) noexcept { std::atomic_ref(first).store(op, std::memory_order_release); }
   bool may_have_waiters() noexcept { return std::atomic_ref(first).load(std::memory_order_acquire) != nullptr; }
+
+  // Constructs at `to` a copy that takes the waiters and the anchor; this
+  // state keeps its shard and owner and is left with neither. Its place in
+  // the wheel (prev, next, where, index) is left for timer_wheel::relocate
+  // to read. Under the shard lock while the runtime lives.
+  timer_state* move_into(void* to) noexcept
+  {
+    auto* s = ::new (to) timer_state(*this);
+    if (s->anchor)
+      s->anchor->state = s;
+    set_first(nullptr);
+    last = nullptr;
+    anchor = nullptr;
+    return s;
+  }
+
+  // Detaches the anchor (returned, for the caller to release): handlers
+  // that still hold it find no timer. Under the shard lock while the runtime
+  // lives.
+  timer_anchor* detach_anchor() noexcept
+  {
+    timer_anchor* a = anchor;
+    anchor = nullptr;
+    if (a)
+      a->state = nullptr;
+    return a;
+  }
 };
 
 class timer_queue
