@@ -12,7 +12,7 @@ cd "$nr_root"
 # Extra package names may be given (the windows phase's cross compiler and
 # Wine: see nr_windows_packages).
 nr_ensure_packages() {
-  local packages=(build-essential g++ clang cmake ninja-build libboost1.81-dev libboost-test1.81-dev curl "$@")
+  local packages=(build-essential g++ clang cmake ninja-build libboost1.81-dev libboost-test1.81-dev curl doxygen "$@")
   local missing=() p status
   for p in "${packages[@]}"; do
     status="$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)"
