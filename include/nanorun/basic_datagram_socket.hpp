@@ -10,6 +10,21 @@
 namespace nanorun {
 
 /// A datagram socket with the interface of boost::asio::basic_datagram_socket.
+/**
+ * Mirrors boost::asio::basic_datagram_socket (Asio 1.26), with the
+ * differences listed for nanorun::basic_socket (whose members it has,
+ * through boost::asio::basic_socket<Protocol, Executor>, which nanorun
+ * specialises for nanorun::ip::udp). Each operation sends or receives one
+ * datagram; an empty buffer sends an empty datagram.
+ *
+ * @par Per-Operation Cancellation
+ * Every asynchronous operation supports terminal, partial and total
+ * cancellation (see nanorun::basic_socket).
+ *
+ * @par Thread safety
+ * Distinct objects: safe. Shared objects: unsafe, except that one read-side
+ * and one write-side operation may be outstanding at once.
+ */
 template <class Protocol, class Executor = boost::asio::any_io_executor>
 class basic_datagram_socket : public boost::asio::basic_socket<Protocol, Executor>
 {
@@ -21,24 +36,35 @@ public:
   using typename base::message_flags;
   using typename base::protocol_type;
 
+  /// Rebinds the socket type to another executor.
   template <class Executor1>
   struct rebind_executor
   {
+    /// The socket type when rebound to Executor1.
     using other = basic_datagram_socket<Protocol, Executor1>;
   };
 
   // Every constructor of basic_socket: executor or context first, then
   // nothing, a protocol, an endpoint, or a protocol and a native handle.
   using base::base;
+  /// Moves a socket, pending operations included; the moved-from socket is
+  /// closed.
   basic_datagram_socket(basic_datagram_socket&&) noexcept = default;
+  /// Move-assigns a socket: this one is closed first (its waiting operations
+  /// complete with operation_aborted).
+  /// @returns `*this`.
   basic_datagram_socket& operator=(basic_datagram_socket&&) noexcept = default;
 
   /// Moves from a datagram socket of another protocol or executor type.
+  /// @param o the socket to move from.
   template <class Protocol1, class Executor1>
     requires std::is_convertible_v<Protocol1, Protocol> && std::is_convertible_v<Executor1, Executor>
   basic_datagram_socket(basic_datagram_socket<Protocol1, Executor1>&& o) noexcept : base(std::move(o))
   {
   }
+  /// Move-assigns from a datagram socket of another protocol or executor type.
+  /// @param o the socket to move from.
+  /// @returns `*this`.
   template <class Protocol1, class Executor1>
     requires std::is_convertible_v<Protocol1, Protocol> && std::is_convertible_v<Executor1, Executor>
   basic_datagram_socket& operator=(basic_datagram_socket<Protocol1, Executor1>&& o) noexcept
@@ -47,9 +73,28 @@ public:
     return *this;
   }
 
+  /// Closes the socket; waiting operations complete with operation_aborted.
   ~basic_datagram_socket() = default;
 
-  /// Sends to the connected peer.
+  /// Sends one datagram to the connected peer.
+  /**
+   * @param buffers the datagram; must stay valid until the handler is called.
+   * @param token the completion token.
+   * @returns what the token's async_result returns.
+   * @throws boost::system::system_error (operation_aborted) if the socket's
+   * runtime has been destroyed; the handler is not taken.
+   *
+   * @par Completion Signature
+   * @code void(boost::system::error_code, std::size_t) @endcode
+   * The number of bytes sent. Errors: bad_descriptor on a closed socket (the
+   * socket is not opened for you, as in Asio), operation_aborted when
+   * cancelled or closed, or the OS error (message_size, an endpoint of the
+   * wrong family, ...). Never invoked from inside this call.
+   *
+   * @par Per-Operation Cancellation
+   * Terminal, partial and total: a waiting operation completes with
+   * operation_aborted, having transferred nothing.
+   */
   template <class ConstBufferSequence,
             detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_send(const ConstBufferSequence& buffers,
@@ -57,6 +102,26 @@ public:
   {
     return async_send(buffers, 0, std::forward<Token>(token));
   }
+  /// Sends one datagram to the connected peer, with message flags.
+  /**
+   * @param buffers the datagram; must stay valid until the handler is called.
+   * @param flags the message flags.
+   * @param token the completion token.
+   * @returns what the token's async_result returns.
+   * @throws boost::system::system_error (operation_aborted) if the socket's
+   * runtime has been destroyed; the handler is not taken.
+   *
+   * @par Completion Signature
+   * @code void(boost::system::error_code, std::size_t) @endcode
+   * The number of bytes sent. Errors: bad_descriptor on a closed socket (the
+   * socket is not opened for you, as in Asio), operation_aborted when
+   * cancelled or closed, or the OS error (message_size, an endpoint of the
+   * wrong family, ...). Never invoked from inside this call.
+   *
+   * @par Per-Operation Cancellation
+   * Terminal, partial and total: a waiting operation completes with
+   * operation_aborted, having transferred nothing.
+   */
   template <class ConstBufferSequence,
             detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_send(const ConstBufferSequence& buffers, message_flags flags,
@@ -66,7 +131,25 @@ public:
         initiate_send{this}, token, buffers, flags);
   }
 
-  /// Receives from the connected peer.
+  /// Receives one datagram from the connected peer.
+  /**
+   * @param buffers where to receive; must stay valid until the handler is called.
+   * @param token the completion token.
+   * @returns what the token's async_result returns.
+   * @throws boost::system::system_error (operation_aborted) if the socket's
+   * runtime has been destroyed; the handler is not taken.
+   *
+   * @par Completion Signature
+   * @code void(boost::system::error_code, std::size_t) @endcode
+   * The size of the datagram received (0 for an empty datagram: not end of
+   * file). Errors: bad_descriptor on a closed socket, operation_aborted when
+   * cancelled or closed, or the OS error (connection_refused after an ICMP
+   * error on a connected socket, ...). Never invoked from inside this call.
+   *
+   * @par Per-Operation Cancellation
+   * Terminal, partial and total: a waiting operation completes with
+   * operation_aborted, having transferred nothing.
+   */
   template <class MutableBufferSequence,
             detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_receive(const MutableBufferSequence& buffers,
@@ -74,6 +157,26 @@ public:
   {
     return async_receive(buffers, 0, std::forward<Token>(token));
   }
+  /// Receives one datagram from the connected peer, with message flags.
+  /**
+   * @param buffers where to receive; must stay valid until the handler is called.
+   * @param flags the message flags.
+   * @param token the completion token.
+   * @returns what the token's async_result returns.
+   * @throws boost::system::system_error (operation_aborted) if the socket's
+   * runtime has been destroyed; the handler is not taken.
+   *
+   * @par Completion Signature
+   * @code void(boost::system::error_code, std::size_t) @endcode
+   * The size of the datagram received (0 for an empty datagram: not end of
+   * file). Errors: bad_descriptor on a closed socket, operation_aborted when
+   * cancelled or closed, or the OS error (connection_refused after an ICMP
+   * error on a connected socket, ...). Never invoked from inside this call.
+   *
+   * @par Per-Operation Cancellation
+   * Terminal, partial and total: a waiting operation completes with
+   * operation_aborted, having transferred nothing.
+   */
   template <class MutableBufferSequence,
             detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_receive(const MutableBufferSequence& buffers, message_flags flags,
@@ -83,6 +186,26 @@ public:
         initiate_receive{this}, token, buffers, flags);
   }
 
+  /// Sends one datagram to `destination`.
+  /**
+   * @param buffers the datagram; must stay valid until the handler is called.
+   * @param destination the endpoint to send to.
+   * @param token the completion token.
+   * @returns what the token's async_result returns.
+   * @throws boost::system::system_error (operation_aborted) if the socket's
+   * runtime has been destroyed; the handler is not taken.
+   *
+   * @par Completion Signature
+   * @code void(boost::system::error_code, std::size_t) @endcode
+   * The number of bytes sent. Errors: bad_descriptor on a closed socket (the
+   * socket is not opened for you, as in Asio), operation_aborted when
+   * cancelled or closed, or the OS error (message_size, an endpoint of the
+   * wrong family, ...). Never invoked from inside this call.
+   *
+   * @par Per-Operation Cancellation
+   * Terminal, partial and total: a waiting operation completes with
+   * operation_aborted, having transferred nothing.
+   */
   template <class ConstBufferSequence,
             detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_send_to(const ConstBufferSequence& buffers, const endpoint_type& destination,
@@ -90,6 +213,27 @@ public:
   {
     return async_send_to(buffers, destination, 0, std::forward<Token>(token));
   }
+  /// Sends one datagram to `destination`, with message flags.
+  /**
+   * @param buffers the datagram; must stay valid until the handler is called.
+   * @param destination the endpoint to send to.
+   * @param flags the message flags.
+   * @param token the completion token.
+   * @returns what the token's async_result returns.
+   * @throws boost::system::system_error (operation_aborted) if the socket's
+   * runtime has been destroyed; the handler is not taken.
+   *
+   * @par Completion Signature
+   * @code void(boost::system::error_code, std::size_t) @endcode
+   * The number of bytes sent. Errors: bad_descriptor on a closed socket (the
+   * socket is not opened for you, as in Asio), operation_aborted when
+   * cancelled or closed, or the OS error (message_size, an endpoint of the
+   * wrong family, ...). Never invoked from inside this call.
+   *
+   * @par Per-Operation Cancellation
+   * Terminal, partial and total: a waiting operation completes with
+   * operation_aborted, having transferred nothing.
+   */
   template <class ConstBufferSequence,
             detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_send_to(const ConstBufferSequence& buffers, const endpoint_type& destination, message_flags flags,
@@ -99,6 +243,26 @@ public:
         initiate_send_to{this}, token, buffers, destination, flags);
   }
 
+  /// Receives one datagram and the endpoint it came from.
+  /**
+   * @param buffers where to receive; must stay valid until the handler is called.
+   * @param sender set to the endpoint the datagram came from; must stay valid until the handler is called.
+   * @param token the completion token.
+   * @returns what the token's async_result returns.
+   * @throws boost::system::system_error (operation_aborted) if the socket's
+   * runtime has been destroyed; the handler is not taken.
+   *
+   * @par Completion Signature
+   * @code void(boost::system::error_code, std::size_t) @endcode
+   * The size of the datagram received (0 for an empty datagram: not end of
+   * file). Errors: bad_descriptor on a closed socket, operation_aborted when
+   * cancelled or closed, or the OS error (connection_refused after an ICMP
+   * error on a connected socket, ...). Never invoked from inside this call.
+   *
+   * @par Per-Operation Cancellation
+   * Terminal, partial and total: a waiting operation completes with
+   * operation_aborted, having transferred nothing.
+   */
   template <class MutableBufferSequence,
             detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_receive_from(const MutableBufferSequence& buffers, endpoint_type& sender,
@@ -106,6 +270,27 @@ public:
   {
     return async_receive_from(buffers, sender, 0, std::forward<Token>(token));
   }
+  /// Receives one datagram and the endpoint it came from, with message flags.
+  /**
+   * @param buffers where to receive; must stay valid until the handler is called.
+   * @param sender set to the endpoint the datagram came from; must stay valid until the handler is called.
+   * @param flags the message flags.
+   * @param token the completion token.
+   * @returns what the token's async_result returns.
+   * @throws boost::system::system_error (operation_aborted) if the socket's
+   * runtime has been destroyed; the handler is not taken.
+   *
+   * @par Completion Signature
+   * @code void(boost::system::error_code, std::size_t) @endcode
+   * The size of the datagram received (0 for an empty datagram: not end of
+   * file). Errors: bad_descriptor on a closed socket, operation_aborted when
+   * cancelled or closed, or the OS error (connection_refused after an ICMP
+   * error on a connected socket, ...). Never invoked from inside this call.
+   *
+   * @par Per-Operation Cancellation
+   * Terminal, partial and total: a waiting operation completes with
+   * operation_aborted, having transferred nothing.
+   */
   template <class MutableBufferSequence,
             detail::transfer_token Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_receive_from(const MutableBufferSequence& buffers, endpoint_type& sender, message_flags flags,
@@ -116,6 +301,10 @@ public:
   }
 
   /// Sends one datagram to the connected peer, blocking until it is sent.
+  /// @param buffers the datagram.
+  /// @param flags the message flags.
+  /// @returns the number of bytes sent.
+  /// @throws boost::system::system_error on failure.
   template <class ConstBufferSequence>
   std::size_t send(const ConstBufferSequence& buffers, message_flags flags = 0)
   {
@@ -124,6 +313,11 @@ public:
     boost::asio::detail::throw_error(ec, "send");
     return n;
   }
+  /// Sends one datagram to the connected peer, blocking until it is sent.
+  /// @param buffers the datagram.
+  /// @param flags the message flags.
+  /// @param ec set to the error, if any.
+  /// @returns the number of bytes sent; 0 on error.
   template <class ConstBufferSequence>
   std::size_t send(const ConstBufferSequence& buffers, message_flags flags, boost::system::error_code& ec)
   {
@@ -131,6 +325,10 @@ public:
   }
 
   /// Receives one datagram from the connected peer, blocking until one comes.
+  /// @param buffers where to receive.
+  /// @param flags the message flags.
+  /// @returns the datagram's size (0 for an empty datagram).
+  /// @throws boost::system::system_error on failure.
   template <class MutableBufferSequence>
   std::size_t receive(const MutableBufferSequence& buffers, message_flags flags = 0)
   {
@@ -139,6 +337,11 @@ public:
     boost::asio::detail::throw_error(ec, "receive");
     return n;
   }
+  /// Receives one datagram from the connected peer, blocking until one comes.
+  /// @param buffers where to receive.
+  /// @param flags the message flags.
+  /// @param ec set to the error, if any.
+  /// @returns the datagram's size; 0 on error.
   template <class MutableBufferSequence>
   std::size_t receive(const MutableBufferSequence& buffers, message_flags flags, boost::system::error_code& ec)
   {
@@ -146,6 +349,12 @@ public:
     return this->receive_blocking(buffers, flags, false, ec);
   }
 
+  /// Sends one datagram to `destination`, blocking until it is sent.
+  /// @param buffers the datagram.
+  /// @param destination the endpoint to send to.
+  /// @param flags the message flags.
+  /// @returns the number of bytes sent.
+  /// @throws boost::system::system_error on failure.
   template <class ConstBufferSequence>
   std::size_t send_to(const ConstBufferSequence& buffers, const endpoint_type& destination,
                       message_flags flags = 0)
@@ -155,6 +364,12 @@ public:
     boost::asio::detail::throw_error(ec, "send_to");
     return n;
   }
+  /// Sends one datagram to `destination`, blocking until it is sent.
+  /// @param buffers the datagram.
+  /// @param destination the endpoint to send to.
+  /// @param flags the message flags.
+  /// @param ec set to the error, if any.
+  /// @returns the number of bytes sent; 0 on error.
   template <class ConstBufferSequence>
   std::size_t send_to(const ConstBufferSequence& buffers, const endpoint_type& destination, message_flags flags,
                       boost::system::error_code& ec)
@@ -169,6 +384,12 @@ public:
     return r < 0 ? 0 : static_cast<std::size_t>(r);
   }
 
+  /// Receives one datagram and the endpoint it came from, blocking until one comes.
+  /// @param buffers where to receive.
+  /// @param sender set to the endpoint the datagram came from.
+  /// @param flags the message flags.
+  /// @returns the datagram's size.
+  /// @throws boost::system::system_error on failure.
   template <class MutableBufferSequence>
   std::size_t receive_from(const MutableBufferSequence& buffers, endpoint_type& sender, message_flags flags = 0)
   {
@@ -177,6 +398,12 @@ public:
     boost::asio::detail::throw_error(ec, "receive_from");
     return n;
   }
+  /// Receives one datagram and the endpoint it came from, blocking until one comes.
+  /// @param buffers where to receive.
+  /// @param sender set to the endpoint the datagram came from.
+  /// @param flags the message flags.
+  /// @param ec set to the error, if any.
+  /// @returns the datagram's size; 0 on error.
   template <class MutableBufferSequence>
   std::size_t receive_from(const MutableBufferSequence& buffers, endpoint_type& sender, message_flags flags,
                            boost::system::error_code& ec)

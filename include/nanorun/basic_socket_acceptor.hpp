@@ -44,8 +44,27 @@ concept accept_token = boost::asio::completion_token_for<T, void(boost::system::
  * connection reset before it was accepted is skipped unless
  * enable_connection_aborted is set, as in Asio.
  *
+ * Mirrors boost::asio::basic_socket_acceptor (Asio 1.26), with the
+ * differences listed for nanorun::basic_socket (the executor must belong to
+ * a nanorun::runtime; the descriptor is non-blocking from open(); the
+ * acceptor may outlive its runtime), and: the accept forms that return a
+ * new socket throw boost::system::system_error (operation_aborted) even in
+ * their error_code form once the runtime is destroyed, since the socket
+ * cannot be built without it (doc/bad-input.md).
+ *
+ * The acceptor also has the members of the common socket base listed for
+ * nanorun::basic_socket (open, assign, bind, close, cancel, release,
+ * options, io_control, the non-blocking modes, local_endpoint, wait,
+ * async_wait), with the same semantics.
+ *
+ * @par Per-Operation Cancellation
+ * Every asynchronous accept (and async_wait) supports terminal, partial and
+ * total cancellation: a waiting accept has accepted nothing, and completes
+ * with boost::asio::error::operation_aborted.
+ *
  * @par Thread safety
- * Distinct objects: safe. Shared objects: unsafe.
+ * Distinct objects: safe. Shared objects: unsafe. Per-operation
+ * cancellation may be signalled from any thread.
  */
 template <class Protocol, class Executor = boost::asio::any_io_executor>
 class basic_socket_acceptor : public detail::socket_object<Protocol, Executor>
@@ -67,23 +86,38 @@ public:
   using typename object::native_handle_type;
   using typename object::protocol_type;
 
+  /// Rebinds the acceptor type to another executor.
   template <class Executor1>
   struct rebind_executor
   {
+    /// The acceptor type when rebound to Executor1.
     using other = basic_socket_acceptor<Protocol, Executor1>;
   };
 
+  /// Constructs a closed acceptor.
+  /// @param ex the executor: its context must be a nanorun::runtime.
+  /// @throws std::invalid_argument if ex does not belong to a nanorun
+  /// runtime; boost::asio::execution::bad_executor if it is empty.
   explicit basic_socket_acceptor(const executor_type& ex) : object(ex, "nanorun acceptor") {}
+  /// Constructs a closed acceptor on ctx's executor.
+  /// @param ctx the runtime.
   template <class ExecutionContext>
     requires is_context<ExecutionContext>
   explicit basic_socket_acceptor(ExecutionContext& ctx) : basic_socket_acceptor(executor_type(ctx.get_executor()))
   {
   }
 
+  /// Opens the acceptor.
+  /// @param ex the executor (see the executor constructor).
+  /// @param protocol the protocol to open it with.
+  /// @throws boost::system::system_error if it cannot be opened.
   basic_socket_acceptor(const executor_type& ex, const protocol_type& protocol) : basic_socket_acceptor(ex)
   {
     this->open(protocol);
   }
+  /// Opens the acceptor, on ctx's executor.
+  /// @param ctx the runtime.
+  /// @param protocol the protocol to open it with.
   template <class ExecutionContext>
     requires is_context<ExecutionContext>
   basic_socket_acceptor(ExecutionContext& ctx, const protocol_type& protocol)
@@ -92,6 +126,10 @@ public:
   }
 
   /// Opens, sets reuse_address (if asked), binds and listens, as Asio's does.
+  /// @param ex the executor (see the executor constructor).
+  /// @param endpoint the local endpoint to bind to.
+  /// @param reuse_addr whether to set the reuse_address option first.
+  /// @throws boost::system::system_error if a step fails.
   basic_socket_acceptor(const executor_type& ex, const endpoint_type& endpoint, bool reuse_addr = true)
       : basic_socket_acceptor(ex)
   {
@@ -101,6 +139,10 @@ public:
     this->bind(endpoint);
     listen();
   }
+  /// Opens, binds and listens, on ctx's executor.
+  /// @param ctx the runtime.
+  /// @param endpoint the local endpoint to bind to.
+  /// @param reuse_addr whether to set the reuse_address option first.
   template <class ExecutionContext>
     requires is_context<ExecutionContext>
   basic_socket_acceptor(ExecutionContext& ctx, const endpoint_type& endpoint, bool reuse_addr = true)
@@ -109,11 +151,19 @@ public:
   }
 
   /// Takes ownership of an open (listening or not) descriptor.
+  /// @param ex the executor (see the executor constructor).
+  /// @param protocol the descriptor's protocol.
+  /// @param fd the descriptor; the acceptor closes it.
+  /// @throws boost::system::system_error if it cannot be registered.
   basic_socket_acceptor(const executor_type& ex, const protocol_type& protocol, const native_handle_type& fd)
       : basic_socket_acceptor(ex)
   {
     this->assign(protocol, fd);
   }
+  /// Takes ownership of an open descriptor, on ctx's executor.
+  /// @param ctx the runtime.
+  /// @param protocol the descriptor's protocol.
+  /// @param fd the descriptor.
   template <class ExecutionContext>
     requires is_context<ExecutionContext>
   basic_socket_acceptor(ExecutionContext& ctx, const protocol_type& protocol, const native_handle_type& fd)
@@ -121,15 +171,24 @@ public:
   {
   }
 
+  /// Moves an acceptor, pending accepts included; the moved-from one is
+  /// closed.
   basic_socket_acceptor(basic_socket_acceptor&&) noexcept = default;
+  /// Move-assigns an acceptor: this one is closed first (its waiting
+  /// operations complete with operation_aborted).
+  /// @returns `*this`.
   basic_socket_acceptor& operator=(basic_socket_acceptor&&) noexcept = default;
 
   /// Moves from an acceptor of another protocol or executor type.
+  /// @param o the acceptor to move from.
   template <class Protocol1, class Executor1>
     requires std::is_convertible_v<Protocol1, Protocol> && std::is_convertible_v<Executor1, Executor>
   basic_socket_acceptor(basic_socket_acceptor<Protocol1, Executor1>&& o) noexcept : object(std::move(o))
   {
   }
+  /// Move-assigns from an acceptor of another protocol or executor type.
+  /// @param o the acceptor to move from.
+  /// @returns `*this`.
   template <class Protocol1, class Executor1>
     requires std::is_convertible_v<Protocol1, Protocol> && std::is_convertible_v<Executor1, Executor>
   basic_socket_acceptor& operator=(basic_socket_acceptor<Protocol1, Executor1>&& o) noexcept
@@ -138,14 +197,22 @@ public:
     return *this;
   }
 
+  /// Closes the acceptor; waiting accepts complete with operation_aborted.
   ~basic_socket_acceptor() = default;
 
+  /// Puts the acceptor in the listening state.
+  /// @param backlog the length of the queue of pending connections.
+  /// @throws boost::system::system_error on failure (bad_descriptor if closed).
   void listen(int backlog = boost::asio::socket_base::max_listen_connections)
   {
     boost::system::error_code ec;
     listen(backlog, ec);
     boost::asio::detail::throw_error(ec, "listen");
   }
+  /// Puts the acceptor in the listening state.
+  /// @param backlog the length of the queue of pending connections.
+  /// @param ec set to the error, if any.
+  /// @returns `ec` (nothing under BOOST_ASIO_NO_DEPRECATED).
   BOOST_ASIO_SYNC_OP_VOID listen(int backlog, boost::system::error_code& ec)
   {
     if (this->core_.check_open(ec))
@@ -156,6 +223,10 @@ public:
   /// @name Synchronous accepts into an existing, closed socket
   /// A peer that is open fails with already_open (checked first, as Asio).
   /// @{
+
+  /// Accepts a connection into `peer`, blocking until one comes.
+  /// @param peer the socket to accept into; must be closed.
+  /// @throws boost::system::system_error on failure.
   template <class Protocol1, class Executor1>
     requires std::is_convertible_v<Protocol, Protocol1>
   void accept(basic_socket<Protocol1, Executor1>& peer)
@@ -164,6 +235,10 @@ public:
     accept_into(peer, nullptr, ec);
     boost::asio::detail::throw_error(ec, "accept");
   }
+  /// Accepts a connection into `peer`, blocking until one comes.
+  /// @param peer the socket to accept into; must be closed.
+  /// @param ec set to the error, if any.
+  /// @returns `ec` (nothing under BOOST_ASIO_NO_DEPRECATED).
   template <class Protocol1, class Executor1>
     requires std::is_convertible_v<Protocol, Protocol1>
   BOOST_ASIO_SYNC_OP_VOID accept(basic_socket<Protocol1, Executor1>& peer, boost::system::error_code& ec)
@@ -171,6 +246,10 @@ public:
     accept_into(peer, nullptr, ec);
     BOOST_ASIO_SYNC_OP_VOID_RETURN(ec);
   }
+  /// Accepts a connection into `peer`, blocking until one comes.
+  /// @param peer the socket to accept into; must be closed.
+  /// @param peer_endpoint set to the peer's endpoint.
+  /// @throws boost::system::system_error on failure.
   template <class Executor1>
   void accept(basic_socket<protocol_type, Executor1>& peer, endpoint_type& peer_endpoint)
   {
@@ -178,6 +257,11 @@ public:
     accept_into(peer, &peer_endpoint, ec);
     boost::asio::detail::throw_error(ec, "accept");
   }
+  /// Accepts a connection into `peer`, blocking until one comes.
+  /// @param peer the socket to accept into; must be closed.
+  /// @param peer_endpoint set to the peer's endpoint.
+  /// @param ec set to the error, if any.
+  /// @returns `ec` (nothing under BOOST_ASIO_NO_DEPRECATED).
   template <class Executor1>
   BOOST_ASIO_SYNC_OP_VOID accept(basic_socket<protocol_type, Executor1>& peer, endpoint_type& peer_endpoint,
                                  boost::system::error_code& ec)
@@ -191,38 +275,79 @@ public:
   /// On this acceptor's executor, on `ex`, or on `ctx`'s executor; with the
   /// peer's endpoint if one is given. On error the socket is closed.
   /// @{
+
+  /// Accepts a connection, blocking until one comes, into a new socket on this acceptor's executor.
+  /// @returns the connected socket (closed on error).
+  /// @throws boost::system::system_error on failure.
   socket_on<executor_type> accept() { return accept_new<executor_type>(this->get_executor(), nullptr); }
+  /// Accepts a connection, blocking until one comes, into a new socket on this acceptor's executor.
+  /// @param ec set to the error, if any.
+  /// @returns the connected socket (closed on error).
+  /// @throws boost::system::system_error (operation_aborted) if the runtime
+  /// has been destroyed.
   socket_on<executor_type> accept(boost::system::error_code& ec)
   {
     return accept_new<executor_type>(this->get_executor(), nullptr, ec);
   }
+  /// Accepts a connection, blocking until one comes, into a new socket on this acceptor's executor.
+  /// @param peer_endpoint set to the peer's endpoint.
+  /// @returns the connected socket (closed on error).
+  /// @throws boost::system::system_error on failure.
   socket_on<executor_type> accept(endpoint_type& peer_endpoint)
   {
     return accept_new<executor_type>(this->get_executor(), &peer_endpoint);
   }
+  /// Accepts a connection, blocking until one comes, into a new socket on this acceptor's executor.
+  /// @param peer_endpoint set to the peer's endpoint.
+  /// @param ec set to the error, if any.
+  /// @returns the connected socket (closed on error).
+  /// @throws boost::system::system_error (operation_aborted) if the runtime
+  /// has been destroyed.
   socket_on<executor_type> accept(endpoint_type& peer_endpoint, boost::system::error_code& ec)
   {
     return accept_new<executor_type>(this->get_executor(), &peer_endpoint, ec);
   }
 
+  /// Accepts a connection, blocking until one comes, into a new socket on `ex`.
+  /// @param ex the new socket's executor.
+  /// @returns the connected socket (closed on error).
+  /// @throws boost::system::system_error on failure.
   template <class Executor1>
     requires is_executor<Executor1>
   socket_on<Executor1> accept(const Executor1& ex)
   {
     return accept_new<Executor1>(ex, nullptr);
   }
+  /// Accepts a connection, blocking until one comes, into a new socket on `ex`.
+  /// @param ex the new socket's executor.
+  /// @param ec set to the error, if any.
+  /// @returns the connected socket (closed on error).
+  /// @throws boost::system::system_error (operation_aborted) if the runtime
+  /// has been destroyed.
   template <class Executor1>
     requires is_executor<Executor1>
   socket_on<Executor1> accept(const Executor1& ex, boost::system::error_code& ec)
   {
     return accept_new<Executor1>(ex, nullptr, ec);
   }
+  /// Accepts a connection, blocking until one comes, into a new socket on `ex`.
+  /// @param ex the new socket's executor.
+  /// @param peer_endpoint set to the peer's endpoint.
+  /// @returns the connected socket (closed on error).
+  /// @throws boost::system::system_error on failure.
   template <class Executor1>
     requires is_executor<Executor1>
   socket_on<Executor1> accept(const Executor1& ex, endpoint_type& peer_endpoint)
   {
     return accept_new<Executor1>(ex, &peer_endpoint);
   }
+  /// Accepts a connection, blocking until one comes, into a new socket on `ex`.
+  /// @param ex the new socket's executor.
+  /// @param peer_endpoint set to the peer's endpoint.
+  /// @param ec set to the error, if any.
+  /// @returns the connected socket (closed on error).
+  /// @throws boost::system::system_error (operation_aborted) if the runtime
+  /// has been destroyed.
   template <class Executor1>
     requires is_executor<Executor1>
   socket_on<Executor1> accept(const Executor1& ex, endpoint_type& peer_endpoint, boost::system::error_code& ec)
@@ -230,24 +355,46 @@ public:
     return accept_new<Executor1>(ex, &peer_endpoint, ec);
   }
 
+  /// Accepts a connection, blocking until one comes, into a new socket on ctx's executor.
+  /// @param ctx the context whose executor the new socket gets.
+  /// @returns the connected socket (closed on error).
+  /// @throws boost::system::system_error on failure.
   template <class ExecutionContext>
     requires is_context<ExecutionContext>
   socket_on<typename ExecutionContext::executor_type> accept(ExecutionContext& ctx)
   {
     return accept_new<typename ExecutionContext::executor_type>(ctx.get_executor(), nullptr);
   }
+  /// Accepts a connection, blocking until one comes, into a new socket on ctx's executor.
+  /// @param ctx the context whose executor the new socket gets.
+  /// @param ec set to the error, if any.
+  /// @returns the connected socket (closed on error).
+  /// @throws boost::system::system_error (operation_aborted) if the runtime
+  /// has been destroyed.
   template <class ExecutionContext>
     requires is_context<ExecutionContext>
   socket_on<typename ExecutionContext::executor_type> accept(ExecutionContext& ctx, boost::system::error_code& ec)
   {
     return accept_new<typename ExecutionContext::executor_type>(ctx.get_executor(), nullptr, ec);
   }
+  /// Accepts a connection, blocking until one comes, into a new socket on ctx's executor.
+  /// @param ctx the context whose executor the new socket gets.
+  /// @param peer_endpoint set to the peer's endpoint.
+  /// @returns the connected socket (closed on error).
+  /// @throws boost::system::system_error on failure.
   template <class ExecutionContext>
     requires is_context<ExecutionContext>
   socket_on<typename ExecutionContext::executor_type> accept(ExecutionContext& ctx, endpoint_type& peer_endpoint)
   {
     return accept_new<typename ExecutionContext::executor_type>(ctx.get_executor(), &peer_endpoint);
   }
+  /// Accepts a connection, blocking until one comes, into a new socket on ctx's executor.
+  /// @param ctx the context whose executor the new socket gets.
+  /// @param peer_endpoint set to the peer's endpoint.
+  /// @param ec set to the error, if any.
+  /// @returns the connected socket (closed on error).
+  /// @throws boost::system::system_error (operation_aborted) if the runtime
+  /// has been destroyed.
   template <class ExecutionContext>
     requires is_context<ExecutionContext>
   socket_on<typename ExecutionContext::executor_type> accept(ExecutionContext& ctx, endpoint_type& peer_endpoint,
@@ -258,8 +405,27 @@ public:
   /// @}
 
   /// @name Asynchronous accepts into an existing, closed socket
-  /// @par Completion Signature  @code void(boost::system::error_code) @endcode
   /// @{
+
+  /// Accepts a connection into `peer`, asynchronously.
+  /// @param peer the socket to accept into; must be closed, and stay valid
+  /// until the handler is called.
+  /// @param token the completion token.
+  /// @returns what the token's async_result returns.
+  /// @throws boost::system::system_error (operation_aborted) if the
+  /// acceptor's runtime has been destroyed; the handler is not taken.
+  ///
+  /// @par Completion Signature
+  /// @code void(boost::system::error_code) @endcode
+  /// Errors: already_open if `peer` is open (checked first), bad_descriptor on
+  /// a closed acceptor, operation_aborted when cancelled or closed, or the
+  /// OS error (no_descriptors and no_buffer_space are reported, not retried;
+  /// connection_aborted only with enable_connection_aborted). Never invoked
+  /// from inside this call.
+  ///
+  /// @par Per-Operation Cancellation
+  /// Terminal, partial and total: the accept completes with
+  /// operation_aborted, having accepted nothing.
   template <class Protocol1, class Executor1,
             detail::wait_token AcceptToken = boost::asio::default_completion_token_t<executor_type>>
     requires std::is_convertible_v<Protocol, Protocol1>
@@ -269,6 +435,27 @@ public:
     return boost::asio::async_initiate<AcceptToken, void(boost::system::error_code)>(
         initiate_accept_into{this}, token, &peer, static_cast<endpoint_type*>(nullptr));
   }
+  /// Accepts a connection into `peer`, asynchronously.
+  /// @param peer the socket to accept into; must be closed, and stay valid
+  /// until the handler is called.
+  /// @param peer_endpoint set to the peer's endpoint; must stay valid until
+  /// the handler is called.
+  /// @param token the completion token.
+  /// @returns what the token's async_result returns.
+  /// @throws boost::system::system_error (operation_aborted) if the
+  /// acceptor's runtime has been destroyed; the handler is not taken.
+  ///
+  /// @par Completion Signature
+  /// @code void(boost::system::error_code) @endcode
+  /// Errors: already_open if `peer` is open (checked first), bad_descriptor on
+  /// a closed acceptor, operation_aborted when cancelled or closed, or the
+  /// OS error (no_descriptors and no_buffer_space are reported, not retried;
+  /// connection_aborted only with enable_connection_aborted). Never invoked
+  /// from inside this call.
+  ///
+  /// @par Per-Operation Cancellation
+  /// Terminal, partial and total: the accept completes with
+  /// operation_aborted, having accepted nothing.
   template <class Executor1, detail::wait_token AcceptToken = boost::asio::default_completion_token_t<executor_type>>
   auto async_accept(basic_socket<protocol_type, Executor1>& peer, endpoint_type& peer_endpoint,
                     AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
@@ -281,15 +468,54 @@ public:
   /// @name Asynchronous accepts of a new socket
   /// On this acceptor's executor, on `ex`, or on `ctx`'s executor; with the
   /// peer's endpoint if one is given.
+  /// @{
+
+  /// Accepts a connection into a new socket on this acceptor's executor, asynchronously.
+  /// @param token the completion token.
+  /// @returns what the token's async_result returns.
+  /// @throws boost::system::system_error (operation_aborted) if the
+  /// acceptor's runtime has been destroyed; the handler is not taken.
+  ///
   /// @par Completion Signature
   /// @code void(boost::system::error_code, Protocol::socket::rebind_executor<Ex>::other) @endcode
-  /// @{
+  /// (Ex: this acceptor's executor type, Executor1, or the context's executor type);
+  /// the socket is closed on error.
+  /// Errors: already_open if `peer` is open (checked first), bad_descriptor on
+  /// a closed acceptor, operation_aborted when cancelled or closed, or the
+  /// OS error (no_descriptors and no_buffer_space are reported, not retried;
+  /// connection_aborted only with enable_connection_aborted). Never invoked
+  /// from inside this call.
+  ///
+  /// @par Per-Operation Cancellation
+  /// Terminal, partial and total: the accept completes with
+  /// operation_aborted, having accepted nothing.
   template <detail::accept_token<socket_on<Executor>> MoveAcceptToken =
                 boost::asio::default_completion_token_t<executor_type>>
   auto async_accept(MoveAcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_accept_new<executor_type>(token, this->get_executor(), nullptr);
   }
+  /// Accepts a connection into a new socket on this acceptor's executor, asynchronously.
+  /// @param peer_endpoint set to the peer's endpoint; must stay valid until
+  /// the handler is called.
+  /// @param token the completion token.
+  /// @returns what the token's async_result returns.
+  /// @throws boost::system::system_error (operation_aborted) if the
+  /// acceptor's runtime has been destroyed; the handler is not taken.
+  ///
+  /// @par Completion Signature
+  /// @code void(boost::system::error_code, Protocol::socket::rebind_executor<Ex>::other) @endcode
+  /// (Ex: this acceptor's executor type, Executor1, or the context's executor type);
+  /// the socket is closed on error.
+  /// Errors: already_open if `peer` is open (checked first), bad_descriptor on
+  /// a closed acceptor, operation_aborted when cancelled or closed, or the
+  /// OS error (no_descriptors and no_buffer_space are reported, not retried;
+  /// connection_aborted only with enable_connection_aborted). Never invoked
+  /// from inside this call.
+  ///
+  /// @par Per-Operation Cancellation
+  /// Terminal, partial and total: the accept completes with
+  /// operation_aborted, having accepted nothing.
   template <detail::accept_token<socket_on<Executor>> MoveAcceptToken =
                 boost::asio::default_completion_token_t<executor_type>>
   auto async_accept(endpoint_type& peer_endpoint,
@@ -297,6 +523,26 @@ public:
   {
     return async_accept_new<executor_type>(token, this->get_executor(), &peer_endpoint);
   }
+  /// Accepts a connection into a new socket on `ex`, asynchronously.
+  /// @param ex the new socket's executor.
+  /// @param token the completion token.
+  /// @returns what the token's async_result returns.
+  /// @throws boost::system::system_error (operation_aborted) if the
+  /// acceptor's runtime has been destroyed; the handler is not taken.
+  ///
+  /// @par Completion Signature
+  /// @code void(boost::system::error_code, Protocol::socket::rebind_executor<Ex>::other) @endcode
+  /// (Ex: this acceptor's executor type, Executor1, or the context's executor type);
+  /// the socket is closed on error.
+  /// Errors: already_open if `peer` is open (checked first), bad_descriptor on
+  /// a closed acceptor, operation_aborted when cancelled or closed, or the
+  /// OS error (no_descriptors and no_buffer_space are reported, not retried;
+  /// connection_aborted only with enable_connection_aborted). Never invoked
+  /// from inside this call.
+  ///
+  /// @par Per-Operation Cancellation
+  /// Terminal, partial and total: the accept completes with
+  /// operation_aborted, having accepted nothing.
   template <class Executor1, detail::accept_token<socket_on<Executor1>> MoveAcceptToken =
                                  boost::asio::default_completion_token_t<executor_type>>
     requires is_executor<Executor1>
@@ -305,6 +551,28 @@ public:
   {
     return async_accept_new<Executor1>(token, ex, nullptr);
   }
+  /// Accepts a connection into a new socket on `ex`, asynchronously.
+  /// @param ex the new socket's executor.
+  /// @param peer_endpoint set to the peer's endpoint; must stay valid until
+  /// the handler is called.
+  /// @param token the completion token.
+  /// @returns what the token's async_result returns.
+  /// @throws boost::system::system_error (operation_aborted) if the
+  /// acceptor's runtime has been destroyed; the handler is not taken.
+  ///
+  /// @par Completion Signature
+  /// @code void(boost::system::error_code, Protocol::socket::rebind_executor<Ex>::other) @endcode
+  /// (Ex: this acceptor's executor type, Executor1, or the context's executor type);
+  /// the socket is closed on error.
+  /// Errors: already_open if `peer` is open (checked first), bad_descriptor on
+  /// a closed acceptor, operation_aborted when cancelled or closed, or the
+  /// OS error (no_descriptors and no_buffer_space are reported, not retried;
+  /// connection_aborted only with enable_connection_aborted). Never invoked
+  /// from inside this call.
+  ///
+  /// @par Per-Operation Cancellation
+  /// Terminal, partial and total: the accept completes with
+  /// operation_aborted, having accepted nothing.
   template <class Executor1, detail::accept_token<socket_on<Executor1>> MoveAcceptToken =
                                  boost::asio::default_completion_token_t<executor_type>>
     requires is_executor<Executor1>
@@ -313,6 +581,26 @@ public:
   {
     return async_accept_new<Executor1>(token, ex, &peer_endpoint);
   }
+  /// Accepts a connection into a new socket on ctx's executor, asynchronously.
+  /// @param ctx the context whose executor the new socket gets.
+  /// @param token the completion token.
+  /// @returns what the token's async_result returns.
+  /// @throws boost::system::system_error (operation_aborted) if the
+  /// acceptor's runtime has been destroyed; the handler is not taken.
+  ///
+  /// @par Completion Signature
+  /// @code void(boost::system::error_code, Protocol::socket::rebind_executor<Ex>::other) @endcode
+  /// (Ex: this acceptor's executor type, Executor1, or the context's executor type);
+  /// the socket is closed on error.
+  /// Errors: already_open if `peer` is open (checked first), bad_descriptor on
+  /// a closed acceptor, operation_aborted when cancelled or closed, or the
+  /// OS error (no_descriptors and no_buffer_space are reported, not retried;
+  /// connection_aborted only with enable_connection_aborted). Never invoked
+  /// from inside this call.
+  ///
+  /// @par Per-Operation Cancellation
+  /// Terminal, partial and total: the accept completes with
+  /// operation_aborted, having accepted nothing.
   template <class ExecutionContext,
             detail::accept_token<socket_on<typename ExecutionContext::executor_type>> MoveAcceptToken =
                 boost::asio::default_completion_token_t<executor_type>>
@@ -322,6 +610,28 @@ public:
   {
     return async_accept_new<typename ExecutionContext::executor_type>(token, ctx.get_executor(), nullptr);
   }
+  /// Accepts a connection into a new socket on ctx's executor, asynchronously.
+  /// @param ctx the context whose executor the new socket gets.
+  /// @param peer_endpoint set to the peer's endpoint; must stay valid until
+  /// the handler is called.
+  /// @param token the completion token.
+  /// @returns what the token's async_result returns.
+  /// @throws boost::system::system_error (operation_aborted) if the
+  /// acceptor's runtime has been destroyed; the handler is not taken.
+  ///
+  /// @par Completion Signature
+  /// @code void(boost::system::error_code, Protocol::socket::rebind_executor<Ex>::other) @endcode
+  /// (Ex: this acceptor's executor type, Executor1, or the context's executor type);
+  /// the socket is closed on error.
+  /// Errors: already_open if `peer` is open (checked first), bad_descriptor on
+  /// a closed acceptor, operation_aborted when cancelled or closed, or the
+  /// OS error (no_descriptors and no_buffer_space are reported, not retried;
+  /// connection_aborted only with enable_connection_aborted). Never invoked
+  /// from inside this call.
+  ///
+  /// @par Per-Operation Cancellation
+  /// Terminal, partial and total: the accept completes with
+  /// operation_aborted, having accepted nothing.
   template <class ExecutionContext,
             detail::accept_token<socket_on<typename ExecutionContext::executor_type>> MoveAcceptToken =
                 boost::asio::default_completion_token_t<executor_type>>

@@ -34,6 +34,17 @@ namespace nanorun {
  * must be a nanorun::runtime; constructing a timer on anything else throws
  * std::invalid_argument.
  *
+ * Mirrors boost::asio::basic_waitable_timer (Asio 1.26). Differences:
+ * - the executor must belong to a nanorun::runtime (Asio's takes any
+ *   context);
+ * - a wait whose deadline has already passed completes at the runtime's
+ *   next look at its timers, not through an immediate post (never inside
+ *   async_wait);
+ * - due timers are fired by whichever worker notices first;
+ * - the timer may outlive its runtime: destroying it, cancel() (which then
+ *   returns 0) and the expires_* members stay safe, and async_wait throws
+ *   (doc/bad-input.md).
+ *
  * @par Thread safety
  * Distinct objects: safe. Shared objects: unsafe, as with Asio. Per-operation
  * cancellation may be signalled from any thread.
@@ -43,20 +54,32 @@ template <class Clock, class WaitTraits = boost::asio::wait_traits<Clock>,
 class basic_waitable_timer
 {
 public:
+  /// The type of the executor associated with the timer.
   using executor_type = Executor;
+  /// The clock type.
   using clock_type = Clock;
+  /// The clock's duration type.
   using duration = typename Clock::duration;
+  /// The clock's time point type.
   using time_point = typename Clock::time_point;
+  /// The wait traits type (how long to wait for a time point).
   using traits_type = WaitTraits;
 
   /// Rebinds the timer type to another executor.
   template <class Executor1>
   struct rebind_executor
   {
+    /// The timer type when rebound to Executor1.
     using other = basic_waitable_timer<Clock, WaitTraits, Executor1>;
   };
 
   /// Constructs a timer with no expiry set (expiry() is the clock's epoch).
+  /**
+   * @param ex the executor whose runtime holds the timer's waits, and on
+   * which handlers without an associated executor of their own run.
+   * @throws std::invalid_argument if ex's execution context is not a
+   * nanorun::runtime; boost::asio::execution::bad_executor if ex is empty.
+   */
   explicit basic_waitable_timer(const executor_type& ex)
       : executor_(ex), rt_(detail::runtime_of_executor(ex, "nanorun::basic_waitable_timer").ref()),
         state_(detail::timer_init(*rt_.get(), storage_))
@@ -64,6 +87,9 @@ public:
   }
 
   /// Constructs a timer on ctx's executor.
+  /// @param ctx the runtime (or an execution context whose executor belongs
+  /// to one).
+  /// @throws std::invalid_argument as the executor constructor.
   template <class ExecutionContext>
     requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
   explicit basic_waitable_timer(ExecutionContext& ctx) : basic_waitable_timer(executor_type(ctx.get_executor()))
@@ -71,11 +97,16 @@ public:
   }
 
   /// Constructs a timer that expires at `expiry_time`.
+  /// @param ex the timer's executor (see the executor constructor).
+  /// @param expiry_time the absolute expiry time.
   basic_waitable_timer(const executor_type& ex, const time_point& expiry_time) : basic_waitable_timer(ex)
   {
     expiry_ = expiry_time;
   }
 
+  /// Constructs a timer on ctx's executor that expires at `expiry_time`.
+  /// @param ctx the runtime.
+  /// @param expiry_time the absolute expiry time.
   template <class ExecutionContext>
     requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
   basic_waitable_timer(ExecutionContext& ctx, const time_point& expiry_time)
@@ -84,11 +115,17 @@ public:
   }
 
   /// Constructs a timer that expires `expiry_time` from now.
+  /// @param ex the timer's executor (see the executor constructor).
+  /// @param expiry_time the expiry time relative to now; saturates at the
+  /// clock's limits (duration::max() means never).
   basic_waitable_timer(const executor_type& ex, const duration& expiry_time) : basic_waitable_timer(ex)
   {
     expires_after(expiry_time);
   }
 
+  /// Constructs a timer on ctx's executor that expires `expiry_time` from now.
+  /// @param ctx the runtime.
+  /// @param expiry_time the expiry time relative to now.
   template <class ExecutionContext>
     requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
   basic_waitable_timer(ExecutionContext& ctx, const duration& expiry_time)
@@ -98,6 +135,7 @@ public:
 
   /// Moves a timer, pending waits included. The moved-from timer is as if
   /// just constructed from the same executor.
+  /// @param other the timer to move from.
   basic_waitable_timer(basic_waitable_timer&& other) noexcept
       : executor_(other.executor_), rt_(other.rt_),
         state_(detail::timer_relocate(other.state_, storage_, rt_.get() != nullptr)),
@@ -105,6 +143,8 @@ public:
   {
   }
 
+  /// Moves a timer of another executor type, pending waits included.
+  /// @param other the timer to move from.
   template <class Executor1>
     requires std::is_convertible_v<Executor1, Executor>
   basic_waitable_timer(basic_waitable_timer<Clock, WaitTraits, Executor1>&& other)
@@ -114,6 +154,10 @@ public:
   {
   }
 
+  /// Move-assigns a timer: this timer's pending waits complete with
+  /// operation_aborted, then it takes other's state and pending waits.
+  /// @param other the timer to move from.
+  /// @returns `*this`.
   basic_waitable_timer& operator=(basic_waitable_timer&& other) noexcept
   {
     if (this != &other)
@@ -121,6 +165,9 @@ public:
     return *this;
   }
 
+  /// Move-assigns a timer of another executor type, as the move assignment.
+  /// @param other the timer to move from.
+  /// @returns `*this`.
   template <class Executor1>
     requires std::is_convertible_v<Executor1, Executor>
   basic_waitable_timer& operator=(basic_waitable_timer<Clock, WaitTraits, Executor1>&& other)
@@ -136,6 +183,8 @@ public:
   basic_waitable_timer(const basic_waitable_timer&) = delete;
   basic_waitable_timer& operator=(const basic_waitable_timer&) = delete;
 
+  /// The executor associated with the timer.
+  /// @returns a copy of the executor given at construction.
   executor_type get_executor() noexcept { return executor_; }
 
   /// Completes every pending wait with operation_aborted.
@@ -148,9 +197,11 @@ public:
   std::size_t cancel_one() { return rt_.get() ? detail::timer_cancel(state_, 1) : 0; }
 
   /// The expiry time, as an absolute time.
+  /// @returns the time point set last (the clock's epoch if none was).
   time_point expiry() const { return expiry_; }
 
   /// Sets the expiry time; pending waits complete with operation_aborted.
+  /// @param expiry_time the new absolute expiry time.
   /// @returns the number of waits cancelled.
   std::size_t expires_at(const time_point& expiry_time)
   {
@@ -160,34 +211,56 @@ public:
   }
 
   /// Sets the expiry time relative to now; pending waits complete with
-  /// operation_aborted. @returns the number of waits cancelled.
+  /// operation_aborted.
+  /// @param expiry_time the expiry time relative to now; saturates at the
+  /// clock's limits.
+  /// @returns the number of waits cancelled.
   std::size_t expires_after(const duration& expiry_time) { return expires_at(add(Clock::now(), expiry_time)); }
 
 #if !defined(BOOST_ASIO_NO_DEPRECATED)
   /// @name Deprecated members, present as in Asio 1.26 unless BOOST_ASIO_NO_DEPRECATED
   /// The error_code forms never fail.
   /// @{
+
+  /// As cancel() (deprecated).
+  /// @param ec cleared: never fails.
+  /// @returns the number of waits cancelled.
   std::size_t cancel(boost::system::error_code& ec)
   {
     ec.clear();
     return cancel();
   }
+  /// As cancel_one() (deprecated).
+  /// @param ec cleared: never fails.
+  /// @returns 0 or 1.
   std::size_t cancel_one(boost::system::error_code& ec)
   {
     ec.clear();
     return cancel_one();
   }
   /// The expiry time (use expiry()).
+  /// @returns the absolute expiry time.
   time_point expires_at() const { return expiry_; }
+  /// As expires_at(expiry_time) (deprecated).
+  /// @param expiry_time the new absolute expiry time.
+  /// @param ec cleared: never fails.
+  /// @returns the number of waits cancelled.
   std::size_t expires_at(const time_point& expiry_time, boost::system::error_code& ec)
   {
     ec.clear();
     return expires_at(expiry_time);
   }
   /// The time left until the expiry, saturated (use expiry()).
+  /// @returns the expiry minus now; negative once expired.
   duration expires_from_now() const { return until(expiry_); }
   /// As expires_after().
+  /// @param expiry_time the expiry time relative to now.
+  /// @returns the number of waits cancelled.
   std::size_t expires_from_now(const duration& expiry_time) { return expires_after(expiry_time); }
+  /// As expires_after() (deprecated).
+  /// @param expiry_time the expiry time relative to now.
+  /// @param ec cleared: never fails.
+  /// @returns the number of waits cancelled.
   std::size_t expires_from_now(const duration& expiry_time, boost::system::error_code& ec)
   {
     ec.clear();
@@ -197,12 +270,16 @@ public:
 #endif
 
   /// Blocks the calling thread until the timer has expired.
+  /// Sleeps on the calling thread: it neither needs nor uses the runtime, and
+  /// is not woken by cancel() or a change of expiry made meanwhile.
   void wait()
   {
     boost::system::error_code ec;
     wait(ec);
   }
 
+  /// Blocks the calling thread until the timer has expired.
+  /// @param ec cleared: never fails.
   void wait(boost::system::error_code& ec)
   {
     ec = {};
@@ -227,6 +304,13 @@ public:
    * Started after the timer's runtime was destroyed, it throws
    * boost::system::system_error (operation_aborted) and the handler is not
    * taken.
+   *
+   * @returns what the token's async_result returns.
+   *
+   * @par Completion Signature
+   * @code void(boost::system::error_code) @endcode
+   * Success at the expiry; boost::asio::error::operation_aborted when
+   * cancelled. The handler runs on its associated executor, or the timer's.
    *
    * @par Per-Operation Cancellation
    * terminal, partial and total cancellation all end the wait with

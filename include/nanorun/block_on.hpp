@@ -37,6 +37,20 @@ struct block_on_state
  * (it would wait on itself). A runtime that stopped because it ran out of
  * work is restarted; if stop() was called, or is called before the awaitable
  * completes, throws boost::system::system_error(operation_aborted).
+ *
+ * Not an io_context member: with Asio one would co_spawn and then run().
+ *
+ * @param a the awaitable to run; it is started with boost::asio::co_spawn on
+ * the runtime's executor.
+ * @returns the awaitable's value (nothing for `T = void`).
+ * @throws std::logic_error if called from a thread inside this runtime's
+ * run functions; boost::system::system_error (operation_aborted) if the
+ * runtime is or becomes stopped by stop() first; otherwise whatever the
+ * awaitable throws.
+ *
+ * @par Thread safety
+ * May be called from several outside threads at once, each for its own
+ * awaitable.
  */
 template <class T, class Executor>
 T runtime::block_on(boost::asio::awaitable<T, Executor> a)
@@ -68,6 +82,15 @@ T runtime::block_on(boost::asio::awaitable<T, Executor> a)
 
 /// Runs the awaitable to completion on the calling thread, on a runtime of its
 /// own, and returns its value or rethrows its exception.
+/**
+ * Makes a `runtime(1)`, calls runtime::block_on on it, and destroys it
+ * before returning: I/O objects the awaitable creates on its own executor
+ * must not be used afterwards except as doc/bad-input.md allows.
+ *
+ * @param a the awaitable to run.
+ * @returns the awaitable's value (nothing for `T = void`).
+ * @throws whatever the awaitable throws.
+ */
 template <class T, class Executor>
 T block_on(boost::asio::awaitable<T, Executor> a)
 {

@@ -22,13 +22,45 @@ namespace nanorun {
  * executor, which must belong to a nanorun::runtime (a coroutine's does).
  * Per-operation cancellation ends the sleep with operation_aborted (with
  * use_awaitable: a system_error).
+ *
+ * Not an Asio type: it stands for the steady_timer a coroutine would declare
+ * only to wait on it once.
+ *
+ * @par Thread safety
+ * Distinct objects: safe. Shared objects: safe (the object holds only the
+ * time point; each initiation makes a timer of its own).
  */
 template <class Clock>
 class sleep_op
 {
 public:
+  /// Makes an operation that completes when Clock reaches `t`.
+  /// @param t the time point to wait for.
   explicit sleep_op(typename Clock::time_point t) noexcept : until_(t) {}
 
+  /// Starts the wait: makes a basic_waitable_timer on the handler's
+  /// associated executor and waits on it.
+  /**
+   * The timer lives with the handler until the handler has run. The object
+   * may be started any number of times; each start waits for the same time
+   * point.
+   *
+   * @param token the completion token, e.g. boost::asio::use_awaitable.
+   * @returns what the token's async_result returns.
+   * @throws std::invalid_argument if the handler's associated executor does
+   * not belong to a nanorun::runtime, and the other exceptions of
+   * basic_waitable_timer's constructor and async_wait (doc/bad-input.md).
+   *
+   * @par Completion Signature
+   * @code void(boost::system::error_code) @endcode
+   * Success when the time point is reached; boost::asio::error::operation_aborted
+   * when cancelled. Never invoked from inside this call.
+   *
+   * @par Per-Operation Cancellation
+   * As basic_waitable_timer::async_wait (the timer's wait carries the
+   * handler's cancellation slot): terminal, partial and total cancellation
+   * all end the sleep with operation_aborted.
+   */
   template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code)) Token>
   auto operator()(Token&& token) const
   {
@@ -56,6 +88,14 @@ private:
 };
 
 /// Completes once `d` has elapsed on the steady clock.
+/**
+ * The deadline is taken when sleep() is called, not when the operation is
+ * started, and saturates: a duration too large for the clock means never.
+ * @param d how long to sleep; zero or negative completes at once (still
+ * never inside the initiating call).
+ * @returns the operation to co_await or to start with a completion token;
+ * see sleep_op for its completion signature and cancellation.
+ */
 template <class Rep, class Period>
 sleep_op<std::chrono::steady_clock> sleep(const std::chrono::duration<Rep, Period>& d)
 {
@@ -67,6 +107,12 @@ sleep_op<std::chrono::steady_clock> sleep(const std::chrono::duration<Rep, Perio
 }
 
 /// Completes once Clock reaches `t`.
+/**
+ * @param t the time point, on any clock with Asio wait traits (the wait is
+ * made on a basic_waitable_timer of that clock).
+ * @returns the operation to co_await or to start with a completion token;
+ * see sleep_op for its completion signature and cancellation.
+ */
 template <class Clock, class Duration>
 sleep_op<Clock> sleep_until(const std::chrono::time_point<Clock, Duration>& t)
 {

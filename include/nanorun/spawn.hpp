@@ -99,6 +99,17 @@ auto fallback_executor(const Executor& ex)
  * task runs on a strand of its own. An awaitable typed on an executor that can
  * hold neither (awaitable<T, runtime::executor_type>) runs on that executor,
  * as with co_spawn.
+ *
+ * Asio's nearest equivalent is boost::asio::co_spawn with
+ * boost::asio::use_future; unlike a std::future, the join_handle can also
+ * be awaited from a coroutine.
+ *
+ * @param ex the executor to start on: one of a nanorun runtime (its own, a
+ * task_executor, an any_io_executor wrapping one) or any other Asio executor.
+ * @param a the awaitable to run as the task.
+ * @returns the join_handle owning the task's outcome. Dropping it detaches
+ * the task; the task cannot be cancelled through it.
+ * @throws std::bad_alloc if the task cannot be allocated.
  */
 template <detail::spawn_executor Executor, class T, class AwaitableExecutor>
 join_handle<T> spawn(const Executor& ex, boost::asio::awaitable<T, AwaitableExecutor> a)
@@ -117,6 +128,12 @@ join_handle<T> spawn(const Executor& ex, boost::asio::awaitable<T, AwaitableExec
 }
 
 /// Starts the awaitable on the context's executor and returns a handle to its outcome.
+/**
+ * The same as `spawn(ctx.get_executor(), std::move(a))`.
+ * @param ctx the execution context (a nanorun::runtime, or any Asio context).
+ * @param a the awaitable to run as the task.
+ * @returns the join_handle owning the task's outcome.
+ */
 template <detail::spawn_context Context, class T, class AwaitableExecutor>
 join_handle<T> spawn(Context& ctx, boost::asio::awaitable<T, AwaitableExecutor> a)
 {
@@ -125,6 +142,27 @@ join_handle<T> spawn(Context& ctx, boost::asio::awaitable<T, AwaitableExecutor> 
 
 /// Starts the awaitable as co_spawn does, with a completion token, on a
 /// task_executor (or strand) of its own. Returns what the token's async_result returns.
+/**
+ * Differs from `boost::asio::co_spawn(ex, a, token)` only in the executor
+ * the coroutine runs on: a task_executor of its own on a nanorun runtime (a
+ * strand elsewhere, or `ex` itself if it is already serial), so that the
+ * coroutine's handlers never run concurrently.
+ *
+ * @param ex the executor to start on.
+ * @param a the awaitable to run.
+ * @param token the completion token, e.g. boost::asio::detached or a callback.
+ * @returns what the token's async_result returns.
+ *
+ * @par Completion Signature
+ * @code void(std::exception_ptr, T) @endcode
+ * or `void(std::exception_ptr)` when `T` is void, as co_spawn's.
+ *
+ * @par Per-Operation Cancellation
+ * As co_spawn's: a signal on the token's cancellation slot (terminal,
+ * partial or total) is forwarded to the coroutine's cancellation state,
+ * which by default lets only terminal cancellation through
+ * (boost::asio::this_coro::reset_cancellation_state changes that).
+ */
 template <detail::spawn_executor Executor, class T, class AwaitableExecutor, class Token>
 auto spawn(const Executor& ex, boost::asio::awaitable<T, AwaitableExecutor> a, Token&& token)
 {
@@ -141,6 +179,14 @@ auto spawn(const Executor& ex, boost::asio::awaitable<T, AwaitableExecutor> a, T
 }
 
 /// Context overload of the token form.
+/**
+ * The same as `spawn(ctx.get_executor(), std::move(a), token)`; see that
+ * overload for the completion signature and cancellation.
+ * @param ctx the execution context.
+ * @param a the awaitable to run.
+ * @param token the completion token.
+ * @returns what the token's async_result returns.
+ */
 template <detail::spawn_context Context, class T, class AwaitableExecutor, class Token>
 auto spawn(Context& ctx, boost::asio::awaitable<T, AwaitableExecutor> a, Token&& token)
 {

@@ -20,6 +20,19 @@ namespace nanorun {
  * An exception thrown by a handler does not end the pool (asio::thread_pool
  * would call std::terminate): the thread records the first one and goes back
  * to work, and join() or wait() rethrows it.
+ *
+ * Other differences from boost::asio::thread_pool: the pool is a runtime
+ * (it derives from it), so its executor is runtime::executor_type and every
+ * runtime member is available (run functions included: a thread that calls
+ * one helps the pool's threads); there is no `executor()` alias of
+ * get_executor(); and the default size is one thread per core, where Asio's
+ * is two.
+ *
+ * @par Thread safety
+ * Distinct objects: safe. Shared objects: safe, as for runtime; join() and
+ * wait() may be called from several threads (one of them joins the threads,
+ * the others return at once). None of them may be called from one of the
+ * pool's own threads.
  */
 class thread_pool : public runtime
 {
@@ -28,6 +41,8 @@ public:
   thread_pool();
 
   /// Starts num_threads threads (at least one).
+  /// @param num_threads the number of threads; 0 is taken as 1. It is also
+  /// the runtime's concurrency hint.
   explicit thread_pool(std::size_t num_threads);
 
   /// Stops the pool and joins its threads.

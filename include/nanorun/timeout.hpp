@@ -35,6 +35,26 @@ namespace nanorun {
  * awaitable operators, the race between op's completion and the timer needs a
  * serial executor when several threads run the runtime: coroutines started
  * with nanorun::spawn have one.
+ *
+ * Not an Asio function: it is the `op || timer.async_wait()` of Asio's
+ * awaitable operators, with the outcome reported as an exception.
+ *
+ * @param d the deadline, relative to the call; a non-positive one still
+ * lets op start (whichever completes first, op or the expired timer, wins).
+ * @param op the awaitable to run.
+ * @returns an awaitable that yields op's value (nothing for `T = void`).
+ * @throws boost::system::system_error with boost::asio::error::timed_out if
+ * the deadline passed first; op's own exception if op failed first; and the
+ * exceptions of basic_waitable_timer's constructor (std::invalid_argument if
+ * the coroutine's executor does not belong to a nanorun::runtime).
+ *
+ * @par Per-Operation Cancellation
+ * Cancelling the coroutine that awaits timeout() (a signal on its
+ * cancellation slot, of a type its cancellation state lets through:
+ * terminal only, by default) is forwarded, with its type, to both op and
+ * the timer, as boost::asio::experimental::parallel_group does; the timer's
+ * wait then ends with operation_aborted, so timed_out is not reported, and
+ * op's outcome is (its exception, or its value).
  */
 template <class Rep, class Period, class T, class Executor>
 boost::asio::awaitable<T, Executor> timeout(std::chrono::duration<Rep, Period> d,

@@ -22,14 +22,27 @@ namespace nanorun {
 /// Base class for the services of a runtime, as io_context::service is for
 /// io_context's: the constructor takes the runtime, get_io_context() returns
 /// it, and shutdown() and notify_fork() do nothing unless overridden.
+/**
+ * A service derives from it, declares `static nanorun::runtime::id id;`, and
+ * is obtained with boost::asio::use_service<Service>(rt) (the overload below)
+ * or added with boost::asio::add_service.
+ *
+ * @par Thread safety
+ * As for boost::asio::io_context::service: the runtime creates, shuts down
+ * and destroys its services; what a service does in between is its own.
+ */
 class runtime::service : public boost::asio::execution_context::service
 {
 public:
   /// The runtime that owns the service.
+  /// @returns the runtime passed to the constructor.
   runtime& get_io_context() noexcept { return static_cast<runtime&>(context()); }
 
 protected:
+  /// Constructs the service for a runtime.
+  /// @param owner the runtime that will own the service.
   explicit service(runtime& owner) : boost::asio::execution_context::service(owner) {}
+  /// Destroys the service (the runtime does, after shutting it down).
   ~service() override = default;
 
 private:
@@ -38,9 +51,17 @@ private:
 };
 
 /// The type of a service's `static id id;` member, as io_context::id.
+/**
+ * Its address is the key under which the runtime's service registry keeps
+ * the service.
+ *
+ * @par Thread safety
+ * Immutable after construction: safe.
+ */
 class runtime::id : public boost::asio::execution_context::id
 {
 public:
+  /// Constructs an identifier.
   id() = default;
 };
 
@@ -61,12 +82,25 @@ public:
 
 } // namespace nanorun
 
+/// @namespace boost::asio
+/// @brief What nanorun adds to Boost.Asio's namespace: use_service() for a
+/// nanorun::runtime (<nanorun/impl/runtime_service.hpp>) and the
+/// specialisations of boost::asio::basic_socket for nanorun::ip::tcp and
+/// nanorun::ip::udp (<nanorun/ip/tcp.hpp>, <nanorun/ip/udp.hpp>).
 namespace boost::asio {
 
 /// Obtains a runtime's service, creating it on first use: Asio's
 /// use_service(io_context&) for nanorun::runtime. A service constructed from
 /// an execution_context& goes through Asio's own use_service; one
 /// constructed from the runtime (a runtime::service) gets the runtime.
+/**
+ * @param rt the runtime whose service to obtain.
+ * @returns the runtime's one instance of Service.
+ * @throws what Service's constructor throws, or std::bad_alloc.
+ *
+ * @par Thread safety
+ * Safe to call from several threads at once, as Asio's use_service.
+ */
 template <class Service>
 Service& use_service(nanorun::runtime& rt)
 {
