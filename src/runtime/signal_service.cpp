@@ -384,11 +384,10 @@ void signal_service::notify_fork(boost::asio::execution_context::fork_event even
       reg.read_end = sys::signal_pipe_renew();
       reg.fork_prepared = false;
     }
+    // A watch still queued (reported, not yet run) stays so: it runs in the
+    // child, reads the new pipe and re-arms.
     if (listed_ && reg.read_end != invalid_native_handle)
-    {
-      watch_.queued.store(false, std::memory_order_relaxed); // no other thread exists in the child
       sched_.reactor().watch_external(&watch_, reg.read_end);
-    }
     break;
   }
 }
