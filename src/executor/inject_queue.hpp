@@ -72,6 +72,21 @@ public:
     return all;
   }
 
+  // Any thread: how many operations wait now (metrics snapshots; locks).
+  std::size_t depth()
+  {
+    // Counts the inbox in place: moving it to queue_ here, off the workers,
+    // would open a window in which a parker sees neither (the inbox empty,
+    // queued_ not yet raised) after the producer has decided not to wake it.
+    // Nodes below the inbox's head change only when it is taken whole, which
+    // happens under mutex_; acquire pairs with the pushes' release CAS.
+    std::lock_guard lock(mutex_);
+    std::size_t n = queue_.size();
+    for (const operation* o = inbox_.load(std::memory_order_acquire); o; o = o->next_)
+      ++n;
+    return n;
+  }
+
   // Any thread; a hint. After a seq_cst fence (or RMW) it sees any push that
   // precedes the producer's own fence (the parking protocol relies on that).
   bool maybe_nonempty() const noexcept

@@ -348,6 +348,9 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
   // (and a deputy's checks, inside wait_as_deputy()).
   bool woken = false;
   bool timer_first = false;
+  bool own_timer = false; // the driver's timer ended the sleep, not a waker
+  if (ts.counters)
+    ts.counters->add(worker_counters::parks);
   for (;;)
   {
     std::optional<steady_time> wake_at;
@@ -415,14 +418,19 @@ scheduler::park_result scheduler::park(thread_state& ts, const steady_time* dead
     timers_.expire(steady_now(), fired);
     if (!fired.empty())
     {
+      if (ts.counters)
+        ts.counters->add(worker_counters::timers_fired, fired.size());
       take_completions(ts, fired);
       woken = true;
+      own_timer = true;
       break;
     }
     timer_deadline = publish_driver_deadline();
     if (timer_deadline != timer_never && timer_deadline - steady_now() <= margin_ns)
       break; // due within the margin: the run loop spins for it
   }
+  if (ts.counters && woken && !own_timer)
+    ts.counters->add(worker_counters::wakeups);
   if (stopped())
   {
     guard.hand_over = false; // every worker is leaving
@@ -499,9 +507,13 @@ bool scheduler::wait_in_reactor(thread_state& ts, const steady_time* wake_at)
                  .count());
     op_queue done;
     bool woken;
+    if (ts.counters)
+      ts.counters->add(worker_counters::reactor_waits); // counted as it begins
     try
     {
-      reactor_->run(timeout_ns, done);
+      const std::size_t events = reactor_->run(timeout_ns, done);
+      if (ts.counters)
+        ts.counters->add(worker_counters::reactor_events, events);
     }
     catch (...)
     {

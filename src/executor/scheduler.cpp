@@ -167,6 +167,8 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
   ts.rng = seed_rng(&ts);
   ts.run_max = max;
   ts.done = done;
+  if (metrics_on_.load(std::memory_order_relaxed))
+    ts.counters = &ts.slot->counters;
   std::optional<asio_thread_scope> asio_scope;
   if (!ts.outer)
     asio_scope.emplace();
@@ -218,6 +220,8 @@ std::size_t scheduler::run(std::size_t max, bool block, const steady_time* deadl
     }
     if (ts.searching)
       end_search(ts);
+    if (ts.counters)
+      ts.counters->add(worker_counters::handlers_run);
     try
     {
       op->complete();
@@ -325,6 +329,8 @@ operation* scheduler::next_op(thread_state& ts)
       if (ts.lifo_polls < max_lifo_polls)
       {
         ++ts.lifo_polls;
+        if (ts.counters)
+          ts.counters->add(worker_counters::lifo_hits);
         return op;
       }
       if (s->queue.empty() && !injector_.maybe_nonempty())
@@ -333,6 +339,8 @@ operation* scheduler::next_op(thread_state& ts)
         // the chain here rather than expose it to thieves (it would bounce
         // between cores).
         ts.lifo_polls = 1;
+        if (ts.counters)
+          ts.counters->add(worker_counters::lifo_hits);
         return op;
       }
       // The slot has had its turns: its occupant goes behind the queued work.
@@ -381,7 +389,19 @@ operation* scheduler::search(thread_state& ts)
     worker_slot* victim = slots_[(start + i) % n].load(std::memory_order_relaxed);
     if (victim == ts.slot)
       continue;
-    if (operation* op = victim->queue.steal_into(ts.slot->queue, &ts.slot->watches[victim->index], now, patience))
+    // Only the owner adds to its own queue, so the growth is what was stolen.
+    const std::uint32_t before = ts.counters ? ts.slot->queue.size_hint() : 0;
+    operation* op = victim->queue.steal_into(ts.slot->queue, &ts.slot->watches[victim->index], now, patience);
+    if (ts.counters)
+    {
+      ts.counters->add(worker_counters::steal_attempts);
+      if (op)
+      {
+        ts.counters->add(worker_counters::steals);
+        ts.counters->add(worker_counters::stolen, 1 + (ts.slot->queue.size_hint() - before));
+      }
+    }
+    if (op)
       return op;
   }
   return pull_injector(ts);
@@ -617,6 +637,8 @@ bool scheduler::poll_timers(thread_state& ts)
   timers_.expire(now, fired);
   if (fired.empty())
     return false; // a cascade, or another worker was first
+  if (ts.counters)
+    ts.counters->add(worker_counters::timers_fired, fired.size());
   // One completion is for this worker, which is about to run it; waking a
   // peer would only put a futex call between the deadline and the handler.
   take_completions(ts, fired);
@@ -628,7 +650,12 @@ bool scheduler::poll_io(thread_state& ts)
   if (!reactor_->has_descriptors())
     return false;
   op_queue done;
-  reactor_->run(0, done);
+  const std::size_t events = reactor_->run(0, done);
+  if (ts.counters)
+  {
+    ts.counters->add(worker_counters::reactor_polls);
+    ts.counters->add(worker_counters::reactor_events, events);
+  }
   // I/O LOCALITY: this worker will look again when its next handler returns.
   // One that found several completions at once has more than it can run
   // alone: it does not count as keeping up, and idle workers watch too. With
@@ -776,6 +803,61 @@ void begin_yield() noexcept
   // Lasts until the current handler returns (see post()).
   if (thread_state* ts = this_thread_state)
     ts->yielding = true;
+}
+
+void scheduler::count_timer_armed() noexcept
+{
+  thread_state* ts = this_thread_state;
+  if (ts && ts->sched == this)
+  {
+    if (ts->counters)
+      ts->counters->add(worker_counters::timers_armed);
+  }
+  else if (metrics_on_.load(std::memory_order_relaxed))
+    outside_.add_shared(worker_counters::timers_armed);
+}
+
+namespace {
+worker_metrics read_counters(const worker_counters& c) noexcept
+{
+  using k = worker_counters;
+  worker_metrics m;
+  m.handlers_run = c.get(k::handlers_run);
+  m.task_steps = c.get(k::task_steps);
+  m.lifo_hits = c.get(k::lifo_hits);
+  m.steal_attempts = c.get(k::steal_attempts);
+  m.steals = c.get(k::steals);
+  m.stolen = c.get(k::stolen);
+  m.parks = c.get(k::parks);
+  m.wakeups = c.get(k::wakeups);
+  m.timers_armed = c.get(k::timers_armed);
+  m.timers_fired = c.get(k::timers_fired);
+  m.reactor_polls = c.get(k::reactor_polls);
+  m.reactor_waits = c.get(k::reactor_waits);
+  m.reactor_events = c.get(k::reactor_events);
+  return m;
+}
+} // namespace
+
+void scheduler::snapshot(runtime_metrics& out)
+{
+  out.taken_at = std::chrono::steady_clock::now();
+  // Acquire: pairs with claim_slot()'s release store of the count, which
+  // publishes the slots it counts.
+  const std::size_t n = num_slots_.load(std::memory_order_acquire);
+  out.workers.clear();
+  out.workers.reserve(n);
+  for (std::size_t i = 0; i < n; ++i)
+  {
+    const worker_slot* s = slots_[i].load(std::memory_order_relaxed);
+    worker_metrics m = read_counters(s->counters);
+    m.local_queue_depth = s->queue.size_hint() + (s->lifo.load(std::memory_order_relaxed) ? 1 : 0);
+    m.active = s->owned.load(std::memory_order_relaxed);
+    out.workers.push_back(m);
+  }
+  out.outside = read_counters(outside_);
+  out.injector_depth = injector_.depth();
+  out.outstanding_work = outstanding_.load(std::memory_order_relaxed);
 }
 
 } // namespace nanorun::detail

@@ -152,12 +152,14 @@
 #include "executor/frame_exchange.hpp"
 #include "executor/inject_queue.hpp"
 #include "executor/local_queue.hpp"
+#include "executor/worker_counters.hpp"
 #include "reactor/reactor.hpp"
 #include "time/timer_queue.hpp"
 
 #include <nanorun/detail/config.hpp>
 #include <nanorun/detail/operation.hpp>
 #include <nanorun/detail/run_marker.hpp>
+#include <nanorun/runtime_metrics.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -196,6 +198,8 @@ struct worker_slot
   // watch shared by all victims would be reset by each in turn when two
   // busy handlers each left an item behind, and neither would ever be taken.
   std::unique_ptr<local_queue::lone_item_watch[]> watches{new local_queue::lone_item_watch[max_workers]};
+  // Written by the owner only; read by snapshots (worker_counters.hpp).
+  worker_counters counters;
 };
 
 // What a thread inside run() knows about itself. Lives on run()'s stack.
@@ -216,6 +220,7 @@ struct thread_state
   bool borrowed_slot = false;     // a nested run() using the enclosing run()'s slot
   bool yielding = false;          // the running handler yielded: its posts go to the back
   const std::atomic<bool>* done = nullptr; // optional extra exit condition (block_on)
+  worker_counters* counters = nullptr; // the slot's, or null with metrics off (worker_counters.hpp)
 
   bool is_done() const noexcept { return done && done->load(std::memory_order_acquire); }
   std::exception_ptr pending;     // exception from an inline execute()
@@ -264,6 +269,12 @@ public:
   std::size_t drain();
 
   std::size_t concurrency() const noexcept;
+
+  // Metrics (worker_counters.hpp).
+  void snapshot(runtime_metrics& out);
+  void enable_metrics(bool on) noexcept { metrics_on_.store(on, std::memory_order_relaxed); }
+  // A timer wait was started by the calling thread.
+  void count_timer_armed() noexcept;
 
   // Timers (see TIMERS above).
   timer_queue& timers() noexcept { return timers_; }
@@ -362,6 +373,7 @@ private:
   std::atomic<std::size_t> num_slots_{0};       // release on growth; acquire by readers
   int concurrency_hint_;
   const bool one_thread_; // concurrency hint 1: see announce_fork()
+  std::atomic<bool> metrics_on_{true}; // relaxed: read as a thread enters run()
 
   // On a line of its own: idle workers arm, fire and prepare timers while a
   // busy worker reads the read-mostly fields above on every post.
@@ -386,6 +398,9 @@ private:
   std::atomic<bool> driver_deputy_{false};
 
   std::unique_ptr<io_reactor> reactor_;
+
+  // Events on threads outside run() (worker_counters.hpp); fetch_add.
+  alignas(64) worker_counters outside_;
 };
 
 } // namespace nanorun::detail

@@ -110,6 +110,8 @@ void task_queue::run(operation* base, bool invoke)
     if (self->ready_.empty() && !self->take_inbox())
       return;
     operation* op = self->ready_.pop();
+    if (ts && ts->counters)
+      ts->counters->add(worker_counters::task_steps);
     op->complete(); // an exception leaves through run(); the guard re-posts us first
     if (ts && ts->yielding)
     {

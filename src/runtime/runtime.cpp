@@ -125,6 +125,18 @@ runtime::count_type runtime::run_until_done(const std::atomic<bool>& done)
   return n;
 }
 
+runtime_metrics runtime::metrics() const
+{
+  runtime_metrics m;
+  impl_->snapshot(m);
+  return m;
+}
+
+void runtime::enable_metrics(bool on) noexcept
+{
+  impl_->enable_metrics(on);
+}
+
 void runtime::interrupt() noexcept
 {
   impl_->wake_all();

@@ -101,6 +101,8 @@ void timer_wait(timer_state* s, timer_wait_op* op, std::int64_t deadline, timer_
     sched.work_finished();
     throw;
   }
+  if (r != timer_queue::wait_result::shut_down)
+    sched.count_timer_armed();
   switch (r)
   {
   case timer_queue::wait_result::armed:
