@@ -33,8 +33,9 @@ struct block_on_state
 /// until it completes; returns its value or rethrows its exception.
 /**
  * Other threads may be running the runtime too; other work keeps running.
- * Calling it from inside the runtime's own run() throws std::logic_error
- * (it would wait on itself). A runtime that stopped because it ran out of
+ * Calling it from a thread inside the run functions of this runtime (it
+ * would wait on itself) or of any other nanorun runtime (a worker must not
+ * block) throws std::logic_error. A runtime that stopped because it ran out of
  * work is restarted; if stop() was called, or is called before the awaitable
  * completes, throws boost::system::system_error(operation_aborted).
  *
@@ -43,8 +44,8 @@ struct block_on_state
  * @param a the awaitable to run; it is started with boost::asio::co_spawn on
  * the runtime's executor.
  * @returns the awaitable's value (nothing for `T = void`).
- * @throws std::logic_error if called from a thread inside this runtime's
- * run functions; boost::system::system_error (operation_aborted) if the
+ * @throws std::logic_error if called from a thread inside the run functions
+ * of this or any other nanorun runtime (a worker must never block); boost::system::system_error (operation_aborted) if the
  * runtime is or becomes stopped by stop() first; otherwise whatever the
  * awaitable throws.
  *
@@ -57,6 +58,11 @@ T runtime::block_on(boost::asio::awaitable<T, Executor> a)
 {
   if (running_in_this_thread())
     throw std::logic_error("nanorun::runtime::block_on: called from inside the runtime's own run()");
+  // Blocking a worker of another runtime would stall everything queued on it
+  // (and deadlock if the awaitable waits for that runtime).
+  if (detail::this_thread_run_marker)
+    throw std::logic_error("nanorun::runtime::block_on: called from a worker of another nanorun runtime; "
+                           "co_await the work there, or use nanorun::spawn_blocking for blocking calls");
   auto state = std::make_shared<detail::block_on_state<T>>();
   auto finish = [state, this](std::exception_ptr e, auto&&... v) {
     state->error = e;

@@ -91,7 +91,8 @@ public:
    * @returns the task's value (nothing for `T = void`).
    * @throws std::logic_error if the handle refers to no task, or if called
    * on a thread inside the runtime that runs the task while the task has
-   * not completed (it could wait for work only this thread would run);
+   * not completed (it could wait for work only this thread would run; the
+   * handle keeps the task then);
    * boost::system::system_error (operation_aborted) if the task was
    * destroyed before completing; otherwise the task's own exception.
    */
@@ -99,6 +100,10 @@ public:
   {
     if (!state_)
       throw std::logic_error("nanorun::join_handle: no task");
+    // Refused before the handle lets go: it can still be awaited.
+    if (state_->refuses_blocking())
+      throw std::logic_error("nanorun::join_handle::get: called from a thread inside the task's own runtime; "
+                             "use co_await instead");
     detail::join_ref<T> s(std::move(state_));
     std::exception_ptr e;
     auto v = s->wait_blocking(e);

@@ -25,9 +25,11 @@
 #include <nanorun/io_context.hpp>
 #include <nanorun/join_handle.hpp>
 #include <nanorun/runtime.hpp>
+#include <nanorun/runtime_metrics.hpp>
 #include <nanorun/signal_set.hpp>
 #include <nanorun/sleep.hpp>
 #include <nanorun/spawn.hpp>
+#include <nanorun/spawn_blocking.hpp>
 #include <nanorun/steady_timer.hpp>
 #include <nanorun/system_timer.hpp>
 #include <nanorun/task_executor.hpp>

@@ -216,7 +216,7 @@ public:
   // Blocks until the outcome is known and takes it.
   join_value<T> wait_blocking(std::exception_ptr& e)
   {
-    if (runtime_marker_ && running_in(runtime_marker_) && !is_done())
+    if (refuses_blocking())
       throw std::logic_error("nanorun::join_handle::get: called from a thread inside the task's own runtime; "
                              "use co_await instead");
     // AcqRel: as in wait_async.
@@ -237,6 +237,10 @@ public:
     e = std::move(error_);
     return std::move(value_);
   }
+
+  // Whether wait_blocking() would refuse: the caller is a worker of the
+  // task's runtime and the outcome is not known yet.
+  bool refuses_blocking() const noexcept { return runtime_marker_ && running_in(runtime_marker_) && !is_done(); }
 
   bool is_done() const noexcept
   {
