@@ -189,6 +189,7 @@ public:
   basic_signal_set& operator=(const basic_signal_set&) = delete;
 
   /// Gets the executor associated with the object.
+  /// @returns the executor the set's waits complete on.
   const executor_type& get_executor() noexcept { return executor_; }
 
   /// Adds a signal to the set.
@@ -213,6 +214,7 @@ public:
    * @param ec Set to indicate what error occurred, if any: invalid_argument
    * for a number outside the OS's range, operation_aborted once the runtime
    * has been destroyed, or the OS's error.
+   * @returns `ec` (nothing under BOOST_ASIO_NO_DEPRECATED).
    */
   BOOST_ASIO_SYNC_OP_VOID add(int signal_number, boost::system::error_code& ec)
   {
@@ -244,6 +246,7 @@ public:
    * @param signal_number The signal to be added.
    * @param f Flags for the signal's handler (sigaction's sa_flags).
    * @param ec Set to indicate what error occurred, if any (see add(int, flags_t)).
+   * @returns `ec` (nothing under BOOST_ASIO_NO_DEPRECATED).
    */
   BOOST_ASIO_SYNC_OP_VOID add(int signal_number, flags_t f, boost::system::error_code& ec)
   {
@@ -272,6 +275,7 @@ public:
   /**
    * @param signal_number The signal to be removed.
    * @param ec Set to indicate what error occurred, if any.
+   * @returns `ec` (nothing under BOOST_ASIO_NO_DEPRECATED).
    */
   BOOST_ASIO_SYNC_OP_VOID remove(int signal_number, boost::system::error_code& ec)
   {
@@ -296,6 +300,7 @@ public:
   /// Removes every signal from the set.
   /**
    * @param ec Set to indicate what error occurred, if any.
+   * @returns `ec` (nothing under BOOST_ASIO_NO_DEPRECATED).
    */
   BOOST_ASIO_SYNC_OP_VOID clear(boost::system::error_code& ec)
   {
@@ -321,6 +326,7 @@ public:
   /// Cancels every pending wait of the set.
   /**
    * @param ec Cleared: cancelling cannot fail.
+   * @returns `ec` (nothing under BOOST_ASIO_NO_DEPRECATED).
    */
   BOOST_ASIO_SYNC_OP_VOID cancel(boost::system::error_code& ec)
   {
@@ -349,6 +355,7 @@ public:
    * @par Per-Operation Cancellation
    * terminal, partial and total cancellation all end the wait with
    * operation_aborted.
+   * @returns what the token's async_result returns (nothing for a callback).
    */
   template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(boost::system::error_code, int))
                 SignalToken = boost::asio::default_completion_token_t<executor_type>>

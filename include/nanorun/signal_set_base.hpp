@@ -42,42 +42,62 @@ protected:
 };
 
 /// The union of two sets of flags.
+/// @param a the first set.
+/// @param b the second set.
+/// @returns the flags in either.
 constexpr signal_set_base::flags operator|(signal_set_base::flags a, signal_set_base::flags b) noexcept
 {
   return static_cast<signal_set_base::flags>(static_cast<int>(a) | static_cast<int>(b));
 }
 
 /// The intersection of two sets of flags.
+/// @param a the first set.
+/// @param b the second set.
+/// @returns the flags in both.
 constexpr signal_set_base::flags operator&(signal_set_base::flags a, signal_set_base::flags b) noexcept
 {
   return static_cast<signal_set_base::flags>(static_cast<int>(a) & static_cast<int>(b));
 }
 
 /// The symmetric difference of two sets of flags.
+/// @param a the first set.
+/// @param b the second set.
+/// @returns the flags in exactly one of them.
 constexpr signal_set_base::flags operator^(signal_set_base::flags a, signal_set_base::flags b) noexcept
 {
   return static_cast<signal_set_base::flags>(static_cast<int>(a) ^ static_cast<int>(b));
 }
 
 /// The complement of a set of flags.
+/// @param a the set.
+/// @returns every flag not in a.
 constexpr signal_set_base::flags operator~(signal_set_base::flags a) noexcept
 {
   return static_cast<signal_set_base::flags>(~static_cast<int>(a));
 }
 
 /// Adds the flags of b to a.
+/// @param a the set to change.
+/// @param b the flags to add.
+/// @returns a.
 constexpr signal_set_base::flags& operator|=(signal_set_base::flags& a, signal_set_base::flags b) noexcept
 {
   return a = a | b;
 }
 
 /// Keeps in a only the flags also in b.
+/// @param a the set to change.
+/// @param b the flags to keep.
+/// @returns a.
 constexpr signal_set_base::flags& operator&=(signal_set_base::flags& a, signal_set_base::flags b) noexcept
 {
   return a = a & b;
 }
 
 /// Toggles in a the flags of b.
+/// @param a the set to change.
+/// @param b the flags to toggle.
+/// @returns a.
 constexpr signal_set_base::flags& operator^=(signal_set_base::flags& a, signal_set_base::flags b) noexcept
 {
   return a = a ^ b;
