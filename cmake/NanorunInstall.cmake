@@ -43,3 +43,17 @@ install(FILES
           "${PROJECT_BINARY_DIR}/nanorunConfig.cmake"
           "${PROJECT_BINARY_DIR}/nanorunConfigVersion.cmake"
         DESTINATION "${NANORUN_CONFIG_INSTALL_DIR}")
+
+# nanorun.pc for pkg-config users: `pkg-config --cflags --libs nanorun`.
+# The prefix is computed from the .pc file's own location (pcfiledir), so an
+# install moved with `cmake --install --prefix` stays correct.
+file(RELATIVE_PATH _nanorun_pc_up "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
+string(REGEX REPLACE "/$" "" _nanorun_pc_up "${_nanorun_pc_up}")
+set(NANORUN_PC_PREFIX "\${pcfiledir}/${_nanorun_pc_up}")
+set(NANORUN_PC_CFLAGS "-pthread")
+set(NANORUN_PC_LIBS "-pthread")
+if(WIN32)
+  set(NANORUN_PC_LIBS "${NANORUN_PC_LIBS} -lws2_32 -lmswsock")
+endif()
+configure_file("${PROJECT_SOURCE_DIR}/cmake/nanorun.pc.in" "${PROJECT_BINARY_DIR}/nanorun.pc" @ONLY)
+install(FILES "${PROJECT_BINARY_DIR}/nanorun.pc" DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")

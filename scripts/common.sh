@@ -12,7 +12,7 @@ cd "$nr_root"
 # Extra package names may be given (the windows phase's cross compiler and
 # Wine: see nr_windows_packages).
 nr_ensure_packages() {
-  local packages=(build-essential g++ clang cmake ninja-build libboost1.81-dev libboost-test1.81-dev curl doxygen "$@")
+  local packages=(build-essential g++ clang cmake ninja-build libboost1.81-dev libboost-test1.81-dev curl doxygen pkgconf "$@")
   local missing=() p status
   for p in "${packages[@]}"; do
     status="$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)"
@@ -49,6 +49,16 @@ nr_configure_build() {
   local dir="$1"
   shift
   cmake -S . -B "$dir" -G Ninja "$@"
+  cmake --build "$dir" -j "$nr_jobs"
+}
+
+# nr_configure_preset <preset> <dir> <cmake options...>: configure with a
+# preset of CMakePresets.json into <dir> (the preset's own build/<preset>
+# unless NANORUN_BUILD_ROOT moves it), then build.
+nr_configure_preset() {
+  local preset="$1" dir="$2"
+  shift 2
+  cmake --preset "$preset" -B "$dir" "$@"
   cmake --build "$dir" -j "$nr_jobs"
 }
 

@@ -7,6 +7,7 @@
 #
 #   nanorun_install           build target nanorun, install into a fresh prefix
 #   nanorun_install_consumer  ctest --build-and-test on test/install/consumer
+#   nanorun_install_pkgconfig the consumer's main.cpp built with pkg-config's flags
 # The second requires the first through the fixture nanorun_installed.
 
 if(NOT CMAKE_SCRIPT_MODE_FILE)
@@ -56,6 +57,20 @@ if(NOT CMAKE_SCRIPT_MODE_FILE)
         "-DNANORUN_EXPECTED_VERSION=${PROJECT_VERSION}"
       --test-command nanorun_consumer)
   set_tests_properties(nanorun_install_consumer PROPERTIES
+    FIXTURES_REQUIRED nanorun_installed
+    LABELS "packaging"
+    TIMEOUT 600)
+
+  # The same consumer built by hand with pkg-config's flags (nanorun.pc).
+  add_test(NAME nanorun_install_pkgconfig
+    COMMAND ${CMAKE_COMMAND}
+      -D "PREFIX=${_prefix}"
+      -D "CXX=${CMAKE_CXX_COMPILER}"
+      -D "CXX_FLAGS=${_consumer_flags}"
+      -D "SOURCE=${CMAKE_CURRENT_SOURCE_DIR}/install/consumer/main.cpp"
+      -D "OUT=${CMAKE_CURRENT_BINARY_DIR}/install/pkgconfig_consumer"
+      -P "${CMAKE_CURRENT_SOURCE_DIR}/install/pkgconfig.cmake")
+  set_tests_properties(nanorun_install_pkgconfig PROPERTIES
     FIXTURES_REQUIRED nanorun_installed
     LABELS "packaging"
     TIMEOUT 600)
