@@ -20,11 +20,16 @@ enum class peer_id
   asio_pool_n, // boost::asio::thread_pool with every core
   nanorun_1,   // nanorun::runtime(1), run by 1 thread
   nanorun_n,   // nanorun::runtime(n), run by every core
+  // The same two with runtime::enable_metrics(false): the metrics' overhead,
+  // side by side (the post workloads only).
+  nanorun_1_nometrics,
+  nanorun_n_nometrics,
 };
 
 inline constexpr peer_id all_peers[] = {peer_id::asio_io_1, peer_id::asio_io_n, peer_id::asio_pool_n,
                                         peer_id::nanorun_1, peer_id::nanorun_n};
 inline constexpr peer_id nanorun_peers[] = {peer_id::nanorun_1, peer_id::nanorun_n};
+inline constexpr peer_id metrics_off_peers[] = {peer_id::nanorun_1_nometrics, peer_id::nanorun_n_nometrics};
 
 /// Threads used by the "every core" peers.
 unsigned core_count() noexcept;

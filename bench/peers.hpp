@@ -49,6 +49,7 @@ public:
   ~run_peer() { wait(); }
 
   auto executor() { return ctx_->get_executor(); }
+  Context& context() { return *ctx_; }
   unsigned threads() const noexcept { return threads_; }
 
   void start()
@@ -181,6 +182,16 @@ measurement with_peer(peer_id id, F&& f)
   }
   case peer_id::nanorun_n: {
     nanorun_peer p(static_cast<int>(n), n);
+    return f(p);
+  }
+  case peer_id::nanorun_1_nometrics: {
+    nanorun_peer p(1, 1);
+    p.context().enable_metrics(false);
+    return f(p);
+  }
+  case peer_id::nanorun_n_nometrics: {
+    nanorun_peer p(static_cast<int>(n), n);
+    p.context().enable_metrics(false);
     return f(p);
   }
   }

@@ -47,6 +47,10 @@ std::string peer_name(peer_id p)
     return "nanorun, 1 thread";
   case peer_id::nanorun_n:
     return "nanorun, " + n + " threads";
+  case peer_id::nanorun_1_nometrics:
+    return "nanorun (metrics off), 1 thread";
+  case peer_id::nanorun_n_nometrics:
+    return "nanorun (metrics off), " + n + " threads";
   }
   return "?";
 }

@@ -82,7 +82,8 @@ measurement cross_thread(Peer& p, std::uint64_t handlers)
 
 void add_post_workloads(std::vector<workload>& out)
 {
-  const std::vector<peer_id> peers(std::begin(all_peers), std::end(all_peers));
+  std::vector<peer_id> peers(std::begin(all_peers), std::end(all_peers));
+  peers.insert(peers.end(), std::begin(metrics_off_peers), std::end(metrics_off_peers));
   for (std::uint64_t k : {1, 2, 64})
     out.push_back({"post-chain K=" + std::to_string(k), "handlers", "", 10'000'000, peers,
                    [k](peer_id id, std::uint64_t ops) {
