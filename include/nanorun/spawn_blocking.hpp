@@ -33,8 +33,9 @@ template <class T, class F, class Work>
 class blocking_job final : public operation
 {
 public:
-  blocking_job(F&& f, join_core<T>& join, Work work)
-      : operation(&blocking_job::do_complete), fn_(std::move(f)), join_(&join), work_(std::move(work))
+  template <class G>
+  blocking_job(G&& f, join_core<T>& join, Work work)
+      : operation(&blocking_job::do_complete), fn_(std::forward<G>(f)), join_(&join), work_(std::move(work))
   {
     join.add_ref();
   }
@@ -63,7 +64,27 @@ private:
     {
       e = std::current_exception();
     }
-    self->join_->set(std::move(e), std::move(v));
+    try
+    {
+      self->join_->set(std::move(e), std::move(v));
+    }
+    catch (...)
+    {
+      // The pool thread must go on. If storing the value threw (T's move),
+      // the outcome is not set yet: report that exception instead. If the
+      // waiter's post threw (no memory), the outcome was set and the waiter
+      // is lost, as with any Asio operation whose completion cannot be posted.
+      if (!self->join_->is_done())
+      {
+        try
+        {
+          self->join_->set(std::current_exception(), {});
+        }
+        catch (...)
+        {
+        }
+      }
+    }
     // The work is released (self's destruction) after the outcome went to
     // the waiter, whose own tracked work then keeps the context running.
   }

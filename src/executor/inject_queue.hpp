@@ -80,6 +80,8 @@ public:
     // queued_ not yet raised) after the producer has decided not to wake it.
     // Nodes below the inbox's head change only when it is taken whole, which
     // happens under mutex_; acquire pairs with the pushes' release CAS.
+    // The walk holds the mutex workers pull batches under: a snapshot during
+    // a burst of outside posts delays them by the inbox's length.
     std::lock_guard lock(mutex_);
     std::size_t n = queue_.size();
     for (const operation* o = inbox_.load(std::memory_order_acquire); o; o = o->next_)

@@ -221,6 +221,11 @@ public:
     return ret;
   }
 
+  // Owner only: the tail index, i.e. items ever added. Thieves move the
+  // head, never the tail, so its growth across steal_into() is exactly what
+  // that steal added beside the item it returned (metrics).
+  std::uint32_t added() const noexcept { return tail_.load(std::memory_order_relaxed); }
+
   // Any thread; a hint only: how many items wait (0 when empty).
   std::uint32_t size_hint() const noexcept
   {

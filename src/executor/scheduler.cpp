@@ -389,8 +389,7 @@ operation* scheduler::search(thread_state& ts)
     worker_slot* victim = slots_[(start + i) % n].load(std::memory_order_relaxed);
     if (victim == ts.slot)
       continue;
-    // Only the owner adds to its own queue, so the growth is what was stolen.
-    const std::uint32_t before = ts.counters ? ts.slot->queue.size_hint() : 0;
+    const std::uint32_t before = ts.slot->queue.added();
     operation* op = victim->queue.steal_into(ts.slot->queue, &ts.slot->watches[victim->index], now, patience);
     if (ts.counters)
     {
@@ -398,7 +397,7 @@ operation* scheduler::search(thread_state& ts)
       if (op)
       {
         ts.counters->add(worker_counters::steals);
-        ts.counters->add(worker_counters::stolen, 1 + (ts.slot->queue.size_hint() - before));
+        ts.counters->add(worker_counters::stolen, 1 + (ts.slot->queue.added() - before));
       }
     }
     if (op)

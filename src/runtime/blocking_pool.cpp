@@ -23,6 +23,7 @@
 #include <nanorun/detail/blocking_pool.hpp>
 
 #include <algorithm>
+#include <exception>
 #include <condition_variable>
 #include <list>
 #include <mutex>
@@ -57,28 +58,16 @@ public:
       // Each idle thread takes one queued job: start another only if the
       // jobs outnumber them (a sleeper woken by an earlier submit may not
       // have taken its job yet).
-      if (queue_.size() + 1 > idle_ && threads_.size() < max_threads_)
+      if (queue_.size() + 1 > idle_ && threads_.size() < max_threads_ && !start_thread() && threads_.empty())
       {
-        try
-        {
-          threads_.emplace_back();
-          auto it = std::prev(threads_.end());
-          // The thread waits for the mutex we hold before it looks at `it`.
-          *it = std::thread([this, it] { loop(it); });
-        }
-        catch (...)
-        {
-          threads_.pop_back();
-          if (threads_.empty())
-          {
-            // Nobody would ever run it: the caller keeps it.
-            lock.unlock();
-            join_all(reap);
-            throw;
-          }
-          // A running thread takes it when it finishes its job.
-        }
+        // Nobody would ever run it: the caller keeps it.
+        lock.unlock();
+        join_all(reap);
+        throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
+                                "nanorun::spawn_blocking: cannot start a thread");
       }
+      // (If a thread could not be started, a running one takes the job when
+      // it finishes its own.)
       queue_.push(job);
       if (idle_ > 0)
         cv_.notify_one();
@@ -86,11 +75,37 @@ public:
     join_all(reap);
   }
 
+  // Caller holds mutex_. False if the thread could not be created.
+  bool start_thread() noexcept
+  {
+    try
+    {
+      threads_.emplace_back();
+    }
+    catch (...)
+    {
+      return false;
+    }
+    try
+    {
+      auto it = std::prev(threads_.end());
+      // The thread waits for the mutex our caller holds before it looks at `it`.
+      *it = std::thread([this, it] { loop(it); });
+      return true;
+    }
+    catch (...)
+    {
+      threads_.pop_back(); // the empty std::thread just added
+      return false;
+    }
+  }
+
   void set_limits(std::size_t max_threads, std::chrono::nanoseconds keep_alive)
   {
     std::lock_guard lock(mutex_);
     max_threads_ = std::max<std::size_t>(1, max_threads);
-    keep_alive_ = keep_alive;
+    // At most a year: idle_since + keep_alive must not overflow (nanoseconds::max() means "forever").
+    keep_alive_ = std::min<std::chrono::nanoseconds>(keep_alive, std::chrono::hours(24 * 365));
     cv_.notify_all(); // sleepers re-read their keep-alive
   }
 
@@ -117,6 +132,9 @@ private:
       op->destroy();
     {
       std::unique_lock lock(mutex_);
+      for (const std::thread& t : threads_)
+        if (t.get_id() == std::this_thread::get_id())
+          std::terminate(); // the context destroyed from one of its own blocking functions: it would wait for itself
       // A thread still running a job leaves when it is done; it moves itself
       // to exited_ and we join it here.
       gone_.wait(lock, [&] { return threads_.empty(); });

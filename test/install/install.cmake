@@ -65,6 +65,7 @@ if(NOT CMAKE_SCRIPT_MODE_FILE)
   add_test(NAME nanorun_install_pkgconfig
     COMMAND ${CMAKE_COMMAND}
       -D "PREFIX=${_prefix}"
+      -D "LIBDIR=${CMAKE_INSTALL_LIBDIR}"
       -D "CXX=${CMAKE_CXX_COMPILER}"
       -D "CXX_FLAGS=${_consumer_flags}"
       -D "SOURCE=${CMAKE_CURRENT_SOURCE_DIR}/install/consumer/main.cpp"

@@ -162,8 +162,11 @@ BOOST_AUTO_TEST_CASE(forks_left_behind_a_long_handler_are_stolen)
     for (int i = 0; i < 64; ++i)
       asio::post(rt, [&] { ran.fetch_add(1); });
     // io_context's rule: the forks may start elsewhere at once. The other
-    // worker steals them while this handler computes.
-    burn(50ms);
+    // worker steals them while this handler computes (given time to be
+    // scheduled on a loaded machine).
+    const auto limit = std::chrono::steady_clock::now() + 10s;
+    while (ran.load() == 0 && std::chrono::steady_clock::now() < limit)
+      burn(1ms);
   });
   BOOST_TEST(eventually([&] { return ran.load() == 64; }));
   guard.reset();
