@@ -1,5 +1,6 @@
 #include "sys/posix/poll_poller.hpp"
 #include "sys/fault.hpp"
+#include "sys/posix/pipe.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -10,12 +11,6 @@
 #include <unistd.h>
 #include <vector>
 
-// pipe2 sets the flags atomically, so a fork+exec in another thread cannot
-// inherit the pipe. Every system that has it is listed; the rest use fcntl.
-#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) || \
-    defined(__DragonFly__)
-#define NANORUN_HAVE_PIPE2 1
-#endif
 
 namespace nanorun::sys {
 
@@ -25,28 +20,6 @@ using clock = std::chrono::steady_clock;
 
 std::error_code last_error() noexcept { return {errno, std::system_category()}; }
 
-int open_pipe(int fds[2]) noexcept
-{
-#if defined(NANORUN_HAVE_PIPE2)
-  return ::pipe2(fds, O_CLOEXEC | O_NONBLOCK);
-#else
-  if (::pipe(fds) < 0)
-    return -1;
-  for (int i = 0; i < 2; ++i)
-  {
-    const int fl = ::fcntl(fds[i], F_GETFL, 0);
-    if (fl < 0 || ::fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) < 0 || ::fcntl(fds[i], F_SETFD, FD_CLOEXEC) < 0)
-    {
-      const int e = errno;
-      ::close(fds[0]);
-      ::close(fds[1]);
-      errno = e;
-      return -1;
-    }
-  }
-  return 0;
-#endif
-}
 
 short to_poll(std::uint32_t interest) noexcept
 {
@@ -79,14 +52,14 @@ int timeout_ms(std::int64_t timeout_ns, clock::time_point deadline) noexcept
 
 poll_poller::poll_poller()
 {
-  if (open_pipe(pipe_) < 0)
+  if (open_nonblocking_pipe(pipe_) < 0)
     throw std::system_error(last_error(), "nanorun: pipe");
 }
 
 void poll_poller::fork_child()
 {
   int fresh[2];
-  if (open_pipe(fresh) < 0)
+  if (open_nonblocking_pipe(fresh) < 0)
     throw std::system_error(last_error(), "nanorun: pipe");
   std::lock_guard lock(mutex_);
   ::close(pipe_[0]);

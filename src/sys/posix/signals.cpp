@@ -1,6 +1,7 @@
 // POSIX signals (contract: sys/signals.hpp): sigaction() and the process-wide
 // self-pipe that carries signal numbers from the handler to the reactors.
 #include "sys/signals.hpp"
+#include "sys/posix/pipe.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -9,10 +10,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) || \
-    defined(__DragonFly__)
-#define NANORUN_HAVE_PIPE2 1
-#endif
 
 namespace nanorun::sys {
 
@@ -43,28 +40,8 @@ std::error_code last_error() noexcept { return {errno, std::system_category()}; 
 
 void open_pipe(int fds[2])
 {
-#if defined(NANORUN_HAVE_PIPE2)
-  // Atomically close-on-exec: a fork+exec on another thread cannot inherit it.
-  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0)
-    return;
-#else
-  if (::pipe(fds) == 0)
-  {
-    bool ok = true;
-    for (int i = 0; i < 2; ++i)
-    {
-      const int fl = ::fcntl(fds[i], F_GETFL, 0);
-      ok = ok && fl >= 0 && ::fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) >= 0 && ::fcntl(fds[i], F_SETFD, FD_CLOEXEC) >= 0;
-    }
-    if (ok)
-      return;
-    const std::error_code ec = last_error();
-    ::close(fds[0]);
-    ::close(fds[1]);
-    throw std::system_error(ec, "nanorun: signal pipe");
-  }
-#endif
-  throw std::system_error(last_error(), "nanorun: signal pipe");
+  if (open_nonblocking_pipe(fds) < 0)
+    throw std::system_error(last_error(), "nanorun: signal pipe");
 }
 
 int os_flags(int flags) noexcept

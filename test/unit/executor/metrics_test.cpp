@@ -1,5 +1,6 @@
 // nanorun::runtime::metrics(): every counter through the public API.
 #include "unit/io/io_test_support.hpp"
+#include "unit/eventually.hpp"
 
 #include <nanorun/nanorun.hpp>
 
@@ -18,21 +19,9 @@
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-namespace {
+using nanorun_test::eventually;
 
-// Spins (without sleeping) until pred() or the limit; true if pred() held.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 10s)
-{
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred())
-  {
-    if (std::chrono::steady_clock::now() > end)
-      return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+namespace {
 
 void burn(std::chrono::microseconds d)
 {

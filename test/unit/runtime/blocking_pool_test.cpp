@@ -1,6 +1,7 @@
 // nanorun::spawn_blocking and the blocking pool (src/runtime/blocking_pool.cpp).
 #include <nanorun/nanorun.hpp>
 #include <nanorun/spawn_blocking.hpp>
+#include "unit/eventually.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -21,20 +22,9 @@
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-namespace {
+using nanorun_test::eventually;
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 10s)
-{
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred())
-  {
-    if (std::chrono::steady_clock::now() > end)
-      return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+namespace {
 
 // A gate blocking functions wait at until opened.
 struct gate
