@@ -6,6 +6,7 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -104,11 +105,17 @@ BOOST_AUTO_TEST_CASE(the_handle_takes_any_completion_token)
   nanorun::runtime rt(1);
   int got = 0;
   std::exception_ptr err;
+  // As with io_context: if the call finished (on its pool thread) before
+  // async_join, its work would drop to zero and stop the runtime, and run()
+  // would return at once. The guard keeps work outstanding until the join
+  // holds its own.
+  auto guard = asio::make_work_guard(rt);
   auto h = nanorun::spawn_blocking(rt, [] { return 7; });
   h.async_join(asio::bind_executor(rt, [&](std::exception_ptr e, int v) {
     err = e;
     got = v;
   }));
+  guard.reset();
   rt.run();
   BOOST_TEST(!err);
   BOOST_TEST(got == 7);
