@@ -34,6 +34,30 @@ void detail::runtime_service::notify_fork(boost::asio::execution_context::fork_e
     owner_->scheduler_impl().fork_child();
 }
 
+runtime* detail::find_runtime(boost::asio::execution_context& ctx) noexcept
+{
+  // The last runtime this thread found, by its context's address. The
+  // runtime_ref's generation tells a live runtime from whatever was built at
+  // that address after it was destroyed (an io_context, or another runtime),
+  // so a hit is never stale; only runtimes are cached, so a context that is
+  // not one always asks the registry.
+  struct last_found
+  {
+    boost::asio::execution_context* ctx = nullptr;
+    runtime_ref ref;
+  };
+  static thread_local last_found last;
+  if (last.ctx == &ctx)
+    if (runtime* rt = last.ref.get())
+      return rt;
+  if (!boost::asio::has_service<runtime_service>(ctx))
+    return nullptr;
+  runtime* rt = boost::asio::use_service<runtime_service>(ctx).owner();
+  if (rt)
+    last = {&ctx, rt->ref()};
+  return rt;
+}
+
 runtime::runtime() : runtime(0) {}
 
 runtime::runtime(int concurrency_hint) : impl_(std::make_unique<detail::scheduler>(concurrency_hint))

@@ -40,11 +40,9 @@ private:
 };
 
 // The runtime behind ctx, or null if ctx is not a nanorun runtime.
-inline nanorun::runtime* find_runtime(boost::asio::execution_context& ctx) noexcept
-{
-  if (!boost::asio::has_service<runtime_service>(ctx))
-    return nullptr;
-  return boost::asio::use_service<runtime_service>(ctx).owner();
-}
+// Every I/O object's constructor asks, so the answer is cached per thread
+// (src/runtime/runtime.cpp): asking the service registry takes its mutex
+// twice, which threads constructing timers at once contend on.
+nanorun::runtime* find_runtime(boost::asio::execution_context& ctx) noexcept;
 
 } // namespace nanorun::detail

@@ -3,11 +3,16 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/multiple_exceptions.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <new>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -296,6 +301,45 @@ BOOST_AUTO_TEST_CASE(get_after_the_runtime_is_destroyed_reports_operation_aborte
   {
     BOOST_TEST((e.code() == asio::error::operation_aborted));
   }
+}
+
+// Every I/O object's constructor looks its runtime up from the executor's
+// context, and the answer is cached per thread by the context's address. A
+// context built later at the same address (an io_context, another runtime)
+// must be told apart from the destroyed runtime the cache remembers.
+BOOST_AUTO_TEST_CASE(io_objects_find_the_context_built_where_a_runtime_was_destroyed)
+{
+  constexpr std::size_t size = std::max(sizeof(nanorun::runtime), sizeof(asio::io_context));
+  alignas(64) unsigned char place[size];
+
+  auto* first = ::new (static_cast<void*>(place)) nanorun::runtime(1);
+  {
+    nanorun::steady_timer t(first->get_executor()); // now cached
+  }
+  first->~runtime();
+
+  auto* io = ::new (static_cast<void*>(place)) asio::io_context(1);
+  BOOST_CHECK_THROW(nanorun::steady_timer(io->get_executor()), std::invalid_argument);
+  io->~io_context();
+
+  auto* second = ::new (static_cast<void*>(place)) nanorun::runtime(1);
+  bool fired = false;
+  {
+    nanorun::steady_timer t(second->get_executor(), std::chrono::milliseconds(1));
+    t.async_wait([&](boost::system::error_code ec) { fired = !ec; });
+    BOOST_TEST(second->run() == 1u);
+  }
+  BOOST_TEST(fired);
+  second->~runtime();
+
+  // Another thread has its own cache: it finds a live runtime too.
+  nanorun::runtime third(1);
+  bool constructed = false;
+  std::thread([&] {
+    nanorun::steady_timer t(third.get_executor());
+    constructed = true;
+  }).join();
+  BOOST_TEST(constructed);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
