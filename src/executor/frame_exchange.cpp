@@ -99,47 +99,55 @@ void frame_exchange::harvest(frame_stash& stash) noexcept
     stash.head = link(last);
     link(last) = nullptr;
     stash.count -= batch;
-    give(first, batch);
+    give(first, last, batch);
   }
 }
 
 void frame_exchange::refill(frame_stash& stash) noexcept
 {
   void** cache = stash.cache;
-  if (!stash.head)
-  {
-    // Acquire: pairs with give()'s release, so the blocks' links and sizes
-    // written by the giving worker are visible.
-    void* all = head_.exchange(nullptr, std::memory_order_acquire);
-    std::size_t n = 0;
-    for (void* b = all; b; b = link(b))
-      ++n;
-    count_.store(0, std::memory_order_relaxed); // approximate, see count_
-    stash.head = all;
-    stash.count = n;
-  }
-  for (int i = 0; i < 2 && stash.head; ++i)
+  for (int i = 0; i < 2; ++i)
   {
     if (cache[i])
       continue;
-    void* b = stash.head;
-    stash.head = link(b);
-    --stash.count;
+    void* b;
+    if (stash.head)
+    {
+      b = stash.head;
+      stash.head = link(b);
+      --stash.count;
+    }
+    else
+    {
+      if (!stash.taken)
+      {
+        // Acquire: pairs with give()'s release, so the blocks' links and
+        // sizes written by the giving worker are visible. The length is not
+        // counted: that would touch every block (see frame_stash::taken).
+        stash.taken = head_.exchange(nullptr, std::memory_order_acquire);
+        count_.store(0, std::memory_order_relaxed); // approximate, see give()
+        if (!stash.taken)
+          return;
+      }
+      b = stash.taken;
+      stash.taken = link(b);
+    }
     cache[i] = b;
   }
 }
 
-void frame_exchange::give(void* first, std::size_t n) noexcept
+void frame_exchange::give(void* first, void* last, std::size_t n) noexcept
 {
+  // count_ is raised before the chain is pushed and cleared after a taker's
+  // exchange, so a give that races a take may be left uncounted: the list
+  // can then run past shared_limit by the batches in flight at that moment,
+  // and every take empties it again, so it stays bounded.
   if (count_.load(std::memory_order_relaxed) >= shared_limit)
   {
     free_list(first);
     return;
   }
   count_.fetch_add(n, std::memory_order_relaxed);
-  void* last = first;
-  while (link(last))
-    last = link(last);
   void* old = head_.load(std::memory_order_relaxed);
   do
     link(last) = old;
@@ -150,10 +158,20 @@ void frame_exchange::give(void* first, std::size_t n) noexcept
 
 void frame_exchange::leave(frame_stash& stash) noexcept
 {
-  if (stash.head)
-    give(stash.head, stash.count);
+  // Rare (a worker leaves run()): walking both lists to their ends is fine.
+  for (void* list : {stash.head, stash.taken})
+  {
+    if (!list)
+      continue;
+    void* last = list;
+    std::size_t n = 1;
+    for (; link(last); ++n)
+      last = link(last);
+    give(list, last, n);
+  }
   stash.head = nullptr;
   stash.count = 0;
+  stash.taken = nullptr;
 }
 
 } // namespace nanorun::detail

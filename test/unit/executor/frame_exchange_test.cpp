@@ -130,6 +130,67 @@ BOOST_AUTO_TEST_CASE(blocks_left_in_the_exchange_are_freed_with_it)
   }).join();
 }
 
+BOOST_AUTO_TEST_CASE(a_list_taken_from_the_exchange_serves_allocations_and_goes_back_on_leave)
+{
+  frame_exchange ex;
+  constexpr int frames = 200;
+  std::vector<void*> made;
+  std::thread([&] {
+    asio_thread b;
+    frame_stash stash;
+    frame_exchange::attach(stash);
+    for (int i = 0; i < frames; ++i)
+      made.push_back(ad::thread_info_base::allocate(frame_tag(), nullptr, frame_bytes));
+    for (int i = 0; i < frames; i += 2)
+    {
+      ad::thread_info_base::deallocate(frame_tag(), b.info(), made[i], frame_bytes);
+      ad::thread_info_base::deallocate(frame_tag(), b.info(), made[i + 1], frame_bytes);
+      ex.after_handler(stash);
+    }
+    ex.leave(stash);
+  }).join();
+  const std::set<void*> freed(made.begin(), made.end());
+  std::set<void*> reused;
+  std::size_t kept = 0; // left in A's own Asio cache, freed with it
+  // Thread A takes the whole list, uses a few blocks of it and leaves: the
+  // rest is not lost, and its own count (the blocks it harvested) stays 0.
+  std::thread([&] {
+    asio_thread a;
+    frame_stash stash;
+    frame_exchange::attach(stash);
+    for (int i = 0; i < 10; ++i)
+    {
+      ex.before_allocation(stash);
+      void* p = ad::thread_info_base::allocate(frame_tag(), a.info(), frame_bytes);
+      BOOST_TEST(freed.count(p) == 1u);
+      reused.insert(p);
+      ad::thread_info_base::deallocate(frame_tag(), nullptr, p, frame_bytes);
+    }
+    BOOST_TEST(stash.taken != nullptr);
+    BOOST_TEST(stash.count == 0u);
+    for (int i = 0; i < 2; ++i)
+      kept += stash.cache[i] && freed.count(stash.cache[i]) ? 1 : 0;
+    ex.leave(stash);
+    BOOST_TEST(stash.taken == nullptr);
+  }).join();
+  // Thread C gets every block A did not use.
+  std::thread([&] {
+    asio_thread c;
+    frame_stash stash;
+    frame_exchange::attach(stash);
+    for (int i = 0; i < frames; ++i)
+    {
+      ex.before_allocation(stash);
+      void* p = ad::thread_info_base::allocate(frame_tag(), c.info(), frame_bytes);
+      if (freed.count(p))
+        reused.insert(p);
+      ad::thread_info_base::deallocate(frame_tag(), nullptr, p, frame_bytes);
+    }
+    ex.leave(stash);
+  }).join();
+  BOOST_TEST(reused.size() + kept == freed.size());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 #endif
