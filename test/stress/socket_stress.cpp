@@ -421,7 +421,15 @@ void cancel_race_case(const char* backend, int threads)
     conns.push_back(std::make_unique<cancel_conn>(rt));
   for (auto& c : conns)
     asio::post(c->strand, [&c = *c, &t] { start_cancellable_read(c, t); });
-  long emits = 0;
+  std::atomic<long> emits{0};
+  std::atomic<int> phase{0}; // 0 writing, 1 waiting for an abort, 2 waiting for end of stream
+  wd.set_report([&] {
+    std::fprintf(stderr, "cancellation race: phase %d, %ld emits, %ld reads started, %ld ran, %ld aborted, %ld eof\n",
+                 phase.load(), emits.load(), t.started.load(), t.ran.load(), t.aborted.load(), t.eof.load());
+    for (std::size_t i = 0; i < conns.size(); ++i)
+      std::fprintf(stderr, "  connection %zu: sent %ld, received %ld, finished %d\n", i, conns[i]->sent.load(),
+                   conns[i]->received.load(), conns[i]->finished.load() ? 1 : 0);
+  });
   int stalled = 0;
   {
     runners run(rt, threads);
@@ -447,6 +455,7 @@ void cancel_race_case(const char* backend, int threads)
       // kept every read busy: with the stream paused, the reads wait, and the
       // emitter's next cancellation aborts one (a bounded wait: if none ever
       // does, the check below fails).
+      phase = 1;
       for (int w = 0; w < 3000 && t.aborted.load() == 0; ++w)
         std::this_thread::sleep_for(10ms);
       for (auto& c : conns)
@@ -462,13 +471,14 @@ void cancel_race_case(const char* backend, int threads)
         cancel_conn& c = *conns[r.below(conns.size())];
         const auto type = types[r.below(4)];
         asio::post(c.strand, [&c, type] { c.sig.emit(type); });
-        ++emits;
+        emits.fetch_add(1, std::memory_order_relaxed);
         if (r.chance(50))
           std::this_thread::yield();
       }
     });
     writer.join();
     emitter.join();
+    phase = 2;
     // A connection whose end of stream never arrives would hang run(): after
     // a generous wait, such connections are closed (on their strands) so that
     // the case fails with a report instead.
@@ -489,7 +499,7 @@ void cancel_race_case(const char* backend, int threads)
     run.join(); // every connection saw eof
   }
   check_exactly_once(t, "cancellation race");
-  BOOST_TEST_MESSAGE("cancellation race: " << emits << " emits");
+  BOOST_TEST_MESSAGE("cancellation race: " << emits.load() << " emits");
   BOOST_TEST(stalled == 0, stalled << " connections never saw their end of stream");
   BOOST_TEST(t.aborted.load() > 0);
   BOOST_TEST(t.eof.load() == conn_count);
@@ -499,6 +509,7 @@ void cancel_race_case(const char* backend, int threads)
     BOOST_TEST(c->received.load() == c->sent.load());
     BOOST_TEST(c->out_of_order.load() == 0);
   }
+  wd.set_report({}); // before conns, declared after the watchdog, are destroyed
 }
 
 // ---------------------------------------------------------------------------
