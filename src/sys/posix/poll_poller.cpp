@@ -68,7 +68,7 @@ void poll_poller::fork_child()
   pipe_[1] = fresh[1];
   // Only the forking thread lives on in the child, and it is not polling.
   // The registry goes too: the reactor adds its descriptors again.
-  polling_ = polling_current_ = 0;
+  polling_ = polling_current_ = blocking_ = 0;
   wake_pending_ = false;
   registry_.clear();
 }
@@ -190,7 +190,11 @@ std::size_t poll_poller::wait(ready_event* out, std::size_t capacity, std::int64
     std::uint64_t version;
     {
       std::lock_guard lock(mutex_);
-      if (wake_pending_)
+      // Only a wait that could block takes the wake-up: a busy worker's
+      // look (timeout 0) leaves it for the driver, which may be about to
+      // block (with it taken here, the driver slept through a stop and
+      // run() never returned).
+      if (wake_pending_ && timeout_ns != 0)
       {
         wake_pending_ = false;
         return 0;
@@ -208,6 +212,8 @@ std::size_t poll_poller::wait(ready_event* out, std::size_t capacity, std::int64
       version = version_;
       ++polling_;
       ++polling_current_;
+      if (timeout_ns != 0)
+        ++blocking_;
     }
     const int n = ::poll(fds.data(), static_cast<nfds_t>(fds.size()), timeout_ms(timeout_ns, deadline));
     const std::error_code ec = n < 0 ? last_error() : std::error_code{};
@@ -218,8 +224,12 @@ std::size_t poll_poller::wait(ready_event* out, std::size_t capacity, std::int64
       --polling_;
       if (version == version_)
         --polling_current_;
+      if (timeout_ns != 0)
+        --blocking_;
       woken = version < wake_version_;
-      if (n > 0 && fds[0].revents)
+      // Likewise, only a wait that could block drains the pipe: the byte
+      // written for a driver that has not reached poll() yet stays for it.
+      if (n > 0 && fds[0].revents && timeout_ns != 0)
       {
         drain();
         if (polling_ != polling_current_)
@@ -262,11 +272,13 @@ void poll_poller::wake() noexcept
   bool tell;
   {
     std::lock_guard lock(mutex_);
-    // With nobody polling, the flag is enough: the next wait() checks it
-    // under this mutex before it polls. Otherwise every snapshot taken
-    // before this one counts as woken, and staleness makes sure that each
-    // of their threads gets a byte to wake on.
-    tell = changed();
+    // With no blocking wait polling, the flag is enough: the next blocking
+    // wait() checks it under this mutex before it polls (and looks with a
+    // zero timeout leave it). Otherwise every snapshot taken before this one
+    // counts as woken, and staleness makes sure that each of their threads
+    // gets a byte to wake on.
+    changed();
+    tell = blocking_ != 0;
     if (tell)
       wake_version_ = version_;
     else

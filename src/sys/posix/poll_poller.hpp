@@ -19,10 +19,15 @@
 // the thread that drains it, a drainer that finds other threads still polling
 // a stale snapshot writes a byte again for them.
 //
-// wake() is a change every current poller must see, so they all return; if
-// nobody is polling, it leaves a flag that makes the next wait() return
-// without polling. Either way it is never lost, and it costs no write when
-// there is nobody to wake.
+// wake() is for the thread that blocks (the scheduler's driver; busy
+// workers only look, with a zero timeout, and may look at any moment). If a
+// blocking wait is polling, it is a change that wait must see: the wait
+// returns. Otherwise it leaves a flag that makes the next blocking wait()
+// return without polling. Only blocking waits take the flag or drain the
+// pipe: a look that did would take the wake-up meant for a driver that is
+// about to block, which would then sleep through it (a stop, once, left
+// run() blocked for ever). So a wake-up is never lost, and it costs no write
+// when there is nobody to wake.
 #pragma once
 
 #include "sys/readiness.hpp"
@@ -75,8 +80,9 @@ private:
   std::uint64_t version_ = 0;               // guarded by mutex_; bumped by changes a snapshot must see
   std::size_t polling_ = 0;                 // guarded by mutex_; threads between snapshot and collect
   std::size_t polling_current_ = 0;         // guarded by mutex_; those of them whose snapshot is at version_
+  std::size_t blocking_ = 0;                // guarded by mutex_; those of them whose timeout is not zero
   std::uint64_t wake_version_ = 0;          // guarded by mutex_; snapshots older than this were woken
-  bool wake_pending_ = false;               // guarded by mutex_; a wake() nobody was polling for
+  bool wake_pending_ = false;               // guarded by mutex_; a wake() no blocking wait was polling for
   int pipe_[2] = {-1, -1}; // [0] polled by every wait(); [1] written by wake() and changes
 };
 
