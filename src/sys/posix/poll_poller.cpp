@@ -5,12 +5,10 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
-#include <fcntl.h>
 #include <new>
 #include <poll.h>
 #include <unistd.h>
 #include <vector>
-
 
 namespace nanorun::sys {
 

@@ -6,10 +6,8 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
-#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
-
 
 namespace nanorun::sys {
 

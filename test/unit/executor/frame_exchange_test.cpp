@@ -37,17 +37,12 @@ private:
 
 constexpr std::size_t frame_bytes = 200;
 
-} // namespace
-
-BOOST_AUTO_TEST_SUITE(frame_exchange_unit)
-
-BOOST_AUTO_TEST_CASE(frames_freed_on_one_thread_are_allocated_on_another)
+// Thread B: frees `frames` blocks, two per "handler", as a worker running the
+// children of a spawning loop does, its cache harvested between; then leaves.
+// Returns the blocks it freed.
+std::vector<void*> free_on_another_thread(frame_exchange& ex, int frames)
 {
-  frame_exchange ex;
-  constexpr int frames = 300;
   std::vector<void*> made;
-  // Thread B frees `frames` blocks, two per "handler", as a worker running
-  // children of a spawning loop does; its cache is harvested between.
   std::thread([&] {
     asio_thread b;
     frame_stash stash;
@@ -65,9 +60,15 @@ BOOST_AUTO_TEST_CASE(frames_freed_on_one_thread_are_allocated_on_another)
     ex.leave(stash);
     BOOST_TEST(stash.count == 0u);
   }).join();
-  // Thread A allocates as a spawning loop does, refilling before each pair.
-  const std::set<void*> freed(made.begin(), made.end());
-  std::set<void*> reused;
+  return made;
+}
+
+// Another thread allocates `frames` blocks as a spawning loop does,
+// refilling before each, and sends each to the heap; the blocks of `freed`
+// it was given are added to `reused`.
+void allocate_on_another_thread(frame_exchange& ex, int frames, const std::set<void*>& freed,
+                                std::set<void*>& reused)
+{
   std::thread([&] {
     asio_thread a;
     frame_stash stash;
@@ -82,6 +83,21 @@ BOOST_AUTO_TEST_CASE(frames_freed_on_one_thread_are_allocated_on_another)
     }
     ex.leave(stash);
   }).join();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(frame_exchange_unit)
+
+BOOST_AUTO_TEST_CASE(frames_freed_on_one_thread_are_allocated_on_another)
+{
+  frame_exchange ex;
+  constexpr int frames = 300;
+  const std::vector<void*> made = free_on_another_thread(ex, frames);
+  // Thread A allocates as a spawning loop does, refilling before each pair.
+  const std::set<void*> freed(made.begin(), made.end());
+  std::set<void*> reused;
+  allocate_on_another_thread(ex, frames, freed, reused);
   // Every block thread B freed served an allocation on thread A.
   BOOST_TEST(reused.size() == freed.size());
 }
@@ -134,21 +150,7 @@ BOOST_AUTO_TEST_CASE(a_list_taken_from_the_exchange_serves_allocations_and_goes_
 {
   frame_exchange ex;
   constexpr int frames = 200;
-  std::vector<void*> made;
-  std::thread([&] {
-    asio_thread b;
-    frame_stash stash;
-    frame_exchange::attach(stash);
-    for (int i = 0; i < frames; ++i)
-      made.push_back(ad::thread_info_base::allocate(frame_tag(), nullptr, frame_bytes));
-    for (int i = 0; i < frames; i += 2)
-    {
-      ad::thread_info_base::deallocate(frame_tag(), b.info(), made[i], frame_bytes);
-      ad::thread_info_base::deallocate(frame_tag(), b.info(), made[i + 1], frame_bytes);
-      ex.after_handler(stash);
-    }
-    ex.leave(stash);
-  }).join();
+  const std::vector<void*> made = free_on_another_thread(ex, frames);
   const std::set<void*> freed(made.begin(), made.end());
   std::set<void*> reused;
   std::size_t kept = 0; // left in A's own Asio cache, freed with it
@@ -174,20 +176,7 @@ BOOST_AUTO_TEST_CASE(a_list_taken_from_the_exchange_serves_allocations_and_goes_
     BOOST_TEST(stash.taken == nullptr);
   }).join();
   // Thread C gets every block A did not use.
-  std::thread([&] {
-    asio_thread c;
-    frame_stash stash;
-    frame_exchange::attach(stash);
-    for (int i = 0; i < frames; ++i)
-    {
-      ex.before_allocation(stash);
-      void* p = ad::thread_info_base::allocate(frame_tag(), c.info(), frame_bytes);
-      if (freed.count(p))
-        reused.insert(p);
-      ad::thread_info_base::deallocate(frame_tag(), nullptr, p, frame_bytes);
-    }
-    ex.leave(stash);
-  }).join();
+  allocate_on_another_thread(ex, frames, freed, reused);
   BOOST_TEST(reused.size() + kept == freed.size());
 }
 
