@@ -329,6 +329,7 @@ int main(int argc, char** argv)
   int runs = 5;
   double scale = 1;
   std::string only;
+  unsigned only_conns = 0; // 0: every shape
   for (int i = 1; i < argc; ++i)
   {
     const std::string a = argv[i];
@@ -338,9 +339,11 @@ int main(int argc, char** argv)
       scale = 0.1;
     else if (a == "--only" && i + 1 < argc)
       only = argv[++i];
+    else if (a == "--conns" && i + 1 < argc)
+      only_conns = static_cast<unsigned>(std::atoi(argv[++i]));
     else
     {
-      std::fprintf(stderr, "usage: %s [--runs N] [--quick] [--only PEER]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--runs N] [--quick] [--only PEER] [--conns 1|100]\n", argv[0]);
       return a == "--help" ? 0 : 64;
     }
   }
@@ -380,6 +383,8 @@ int main(int argc, char** argv)
   int failures = 0;
   for (const shape& sh : shapes)
   {
+    if (only_conns != 0 && sh.conns != only_conns)
+      continue;
     std::fprintf(stderr, "%s\n", sh.name);
     struct row
     {

@@ -20,6 +20,13 @@
 #include <boost/asio/write.hpp>
 #include <boost/test/unit_test.hpp>
 
+#if defined(__linux__)
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#endif
+
+#include <functional>
 #include <istream>
 #include <string>
 #include <thread>
@@ -453,6 +460,75 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(composed_read_write_and_read_until, Backend, backe
   rt.run_for(limit);
   BOOST_TEST(eof_ec == asio::error::eof);
   BOOST_TEST(already + got == 4u);
+}
+
+// A read that fills its buffer exactly does not know by its count whether
+// more is queued. TCP sockets nanorun opens or accepts report what is left
+// (Linux: TCP_INQ), and an emptied queue makes the next read wait for an
+// event without a call: these reads must still see data that was already
+// queued behind them, data that comes later, and an end of file queued
+// right behind the data.
+BOOST_AUTO_TEST_CASE_TEMPLATE(reads_that_fill_their_buffer_exactly_see_what_follows, Backend, backends)
+{
+  on_backend<Backend> f;
+  auto& rt = f.rt;
+  tcp_pair p = connected_pair(rt);
+#if defined(__linux__)
+  auto inq = [](tcp::socket& s) {
+    int v = -1;
+    socklen_t len = sizeof v;
+    BOOST_TEST_REQUIRE(::getsockopt(s.native_handle(), IPPROTO_TCP, TCP_INQ, &v, &len) == 0);
+    return v;
+  };
+  BOOST_TEST(inq(p.client) == 1); // opened by nanorun
+  BOOST_TEST(inq(p.server) == 1); // accepted by nanorun
+  {
+    // A descriptor from the user is left as it is.
+    tcp::socket theirs(rt);
+    theirs.assign(tcp::v4(), ::socket(AF_INET, SOCK_STREAM, 0));
+    BOOST_TEST(inq(theirs) == 0);
+  }
+#endif
+  // Three 8-byte messages queued before the first read; a fourth sent only
+  // once the third is read; then the end of the stream.
+  const std::string sent = pattern(32, 5);
+  BOOST_TEST_REQUIRE(asio::write(p.server, asio::buffer(sent.data(), 24)) == 24u);
+  std::string got;
+  char buf[8];
+  std::function<void(error_code, std::size_t)> on_read = [&](error_code ec, std::size_t n) {
+    BOOST_TEST_REQUIRE(!ec);
+    BOOST_TEST_REQUIRE(n == sizeof buf);
+    got.append(buf, n);
+    if (got.size() == 24)
+      asio::async_write(p.server, asio::buffer(sent.data() + 24, 8), [&](error_code wec, std::size_t) {
+        BOOST_TEST(!wec);
+        p.server.shutdown(tcp::socket::shutdown_send);
+      });
+    if (got.size() < sent.size())
+      asio::async_read(p.client, asio::buffer(buf), on_read);
+  };
+  asio::async_read(p.client, asio::buffer(buf), on_read);
+  rt.run_for(limit);
+  BOOST_TEST(got == sent);
+  error_code end = unset;
+  p.client.async_read_some(asio::buffer(buf), [&](error_code ec, std::size_t) { end = ec; });
+  rt.restart();
+  rt.run_for(limit);
+  BOOST_TEST(end == asio::error::eof);
+
+  // Data and the end of file arrive together; the exact read takes the data.
+  tcp_pair q = connected_pair(rt);
+  BOOST_TEST_REQUIRE(asio::write(q.server, asio::buffer(sent.data(), 8)) == 8u);
+  q.server.shutdown(tcp::socket::shutdown_send);
+  error_code first = unset, second = unset;
+  asio::async_read(q.client, asio::buffer(buf), [&](error_code ec, std::size_t) {
+    first = ec;
+    q.client.async_read_some(asio::buffer(buf), [&](error_code ec2, std::size_t) { second = ec2; });
+  });
+  rt.restart();
+  rt.run_for(limit);
+  BOOST_TEST(!first);
+  BOOST_TEST(second == asio::error::eof);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
