@@ -362,7 +362,7 @@ private:
     void operator()(Handler&& h, const MutableBufferSequence& buffers, message_flags flags) const
     {
       using action = detail::receive_action<MutableBufferSequence>;
-      action a{self->core_.fd(), buffers, flags, true, self->core_.reports_queue()};
+      action a{self->core_.fd(), buffers, flags, true};
       // Asio completes a read of nothing at once, with nothing.
       if (self->is_open() && boost::asio::buffer_size(buffers) == 0)
         return self->core_.fail(std::forward<Handler>(h), std::move(a), {});

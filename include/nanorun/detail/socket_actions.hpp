@@ -92,21 +92,14 @@ struct receive_action
   Buffers buffers;
   int flags;
   bool stream;
-  bool report = false; // the socket reports an emptied queue (socket_core::enable_queue_report)
 
   bool perform(reactor_op& op)
   {
     if (out_of_band(flags) && (!urgent_data_pending(fd, op) || op.ec))
       return op.ec.failed();
     const buffer_view v(buffers);
-    bool emptied = false;
-    const bool done =
-        finish(op, report ? socket_ops::recv_reporting(fd, v.data(), v.count(), flags, stream, op.ec, emptied)
-                          : socket_ops::recv(fd, v.data(), v.count(), flags, stream, op.ec));
-    // With the report, a read that filled the buffer knows the queue is
-    // empty, and one cut short with bytes left (the fault build shortens
-    // transfers) knows it is not.
-    op.drained = read_drains(stream, flags) && !op.ec && (report ? emptied : op.bytes < v.total());
+    const bool done = finish(op, socket_ops::recv(fd, v.data(), v.count(), flags, stream, op.ec));
+    op.drained = read_drains(stream, flags) && !op.ec && op.bytes < v.total();
     return done;
   }
   template <class Work, class Handler>

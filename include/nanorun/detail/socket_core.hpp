@@ -203,22 +203,6 @@ public:
 
   bool report_connection_aborted() const noexcept { return bits_ & conn_aborted; }
 
-  // For a TCP socket nanorun opened or accepted: asks the system to tell,
-  // with each read, whether the receive queue is left empty. A read that
-  // fills the caller's buffer exactly (a composed read of a fixed-size
-  // message) then marks the socket drained too, so the next read waits for
-  // an event instead of making a call that can only say would_block, one
-  // system call per message saved. Descriptors from assign() are the user's
-  // and are left as they are.
-  template <class Protocol>
-  void enable_queue_report(const Protocol& p) noexcept
-  {
-    if (p.type() == BOOST_ASIO_OS_DEF(SOCK_STREAM) && p.protocol() == BOOST_ASIO_OS_DEF(IPPROTO_TCP) &&
-        socket_ops::enable_queue_report(fd_))
-      bits_ |= queue_report;
-  }
-  bool reports_queue() const noexcept { return bits_ & queue_report; }
-
   void io_control(int cmd, void* arg, boost::system::error_code& ec)
   {
     if (!check_open(ec))
@@ -359,7 +343,6 @@ private:
   static constexpr unsigned native_nb = 2;    // the descriptor is O_NONBLOCK
   static constexpr unsigned conn_aborted = 4; // enable_connection_aborted
   static constexpr unsigned user_linger = 8;  // the user set SO_LINGER
-  static constexpr unsigned queue_report = 16; // reads report an emptied queue (enable_queue_report)
 
   Executor ex_;
   runtime_ref rt_;

@@ -42,10 +42,7 @@ public:
   {
     core_.open(protocol.family(), protocol.type(), protocol.protocol(), ec);
     if (!ec)
-    {
       protocol_ = protocol;
-      core_.enable_queue_report(protocol);
-    }
     BOOST_ASIO_SYNC_OP_VOID_RETURN(ec);
   }
 
@@ -277,10 +274,7 @@ private:
   {
     core_.assign(fd, true, ec);
     if (!ec)
-    {
       protocol_ = protocol;
-      core_.enable_queue_report(protocol);
-    }
   }
 
   struct initiate_wait

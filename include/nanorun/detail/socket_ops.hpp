@@ -52,16 +52,6 @@ bool connect_finished(native_handle fd, int event_error, error_code& ec);
 // several). Return the byte count, or -1 with ec set (would_block included).
 // `stream`: 0 bytes read into a non-empty buffer is eof.
 std::ptrdiff_t recv(native_handle fd, const buf* b, std::size_t n, int flags, bool stream, error_code& ec);
-// Asks a TCP socket to report, with every read, how many bytes its receive
-// queue still holds (Linux: TCP_INQ). False where the system has no such
-// report or refuses it; the socket is then read with recv() alone.
-bool enable_queue_report(native_handle fd) noexcept;
-// recv() on a socket enable_queue_report() succeeded on. `emptied` is set when
-// the read left the receive queue empty, so that the next read can wait for an
-// event instead of making a call that can only say would_block; it is left
-// false when the report is missing (an error, end of file, a peek).
-std::ptrdiff_t recv_reporting(native_handle fd, const buf* b, std::size_t n, int flags, bool stream,
-                              error_code& ec, bool& emptied);
 std::ptrdiff_t send(native_handle fd, const buf* b, std::size_t n, int flags, error_code& ec);
 std::ptrdiff_t recvfrom(native_handle fd, const buf* b, std::size_t n, int flags, void* addr, std::size_t* len,
                         error_code& ec);

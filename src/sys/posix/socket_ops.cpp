@@ -7,10 +7,8 @@
 
 #include <cerrno>
 #include <cstddef>
-#include <cstring>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -253,96 +251,43 @@ bool connect_finished(int fd, int event_error, error_code& ec)
   return true;
 }
 
-namespace {
-
-// A read's result: the count, or end of file on a stream (0 bytes into a
-// non-empty buffer), or the error in errno.
-std::ptrdiff_t read_result(ssize_t r, const buf* b, std::size_t n, bool stream, error_code& ec) noexcept
-{
-  if (r < 0)
-  {
-    set_errno(ec);
-    return -1;
-  }
-  ec.clear();
-  if (r == 0 && stream)
-  {
-    bool want = false;
-    for (std::size_t i = 0; i < n; ++i)
-      want = want || b[i].size != 0;
-    if (want)
-    {
-      ec = boost::asio::error::eof;
-      return -1;
-    }
-  }
-  return r;
-}
-
-} // namespace
-
 std::ptrdiff_t recv(int fd, const buf* b, std::size_t n, int flags, bool stream, error_code& ec)
 {
   msghdr msg{};
   msg.msg_iov = as_iov(b);
   msg.msg_iovlen = n;
   NANORUN_SHORTEN(recv, fd, msg);
-  ssize_t r;
-  do
+  for (;;)
   {
     // One buffer (the common case: a coroutine's read_some, a composed read's
     // step) through recv(2), as Asio does: recvmsg(2) also copies in and
     // checks the message header and the vector, measurably more per call on
     // a request-response loop.
-    r = msg.msg_iovlen == 1 ? NANORUN_SYSCALL(recv, ::recv(fd, msg.msg_iov[0].iov_base, msg.msg_iov[0].iov_len, flags))
-                            : NANORUN_SYSCALL(recv, ::recvmsg(fd, &msg, flags));
-  } while (r < 0 && errno == EINTR);
-  return read_result(r, b, n, stream, ec);
-}
-
-bool enable_queue_report(int fd) noexcept
-{
-#if defined(TCP_INQ)
-  const int on = 1;
-  return ::setsockopt(fd, IPPROTO_TCP, TCP_INQ, &on, sizeof on) == 0;
-#else
-  (void)fd;
-  return false;
-#endif
-}
-
-std::ptrdiff_t recv_reporting(int fd, const buf* b, std::size_t n, int flags, bool stream, error_code& ec,
-                              bool& emptied)
-{
-  emptied = false;
-#if defined(TCP_INQ)
-  // The kernel appends the count left in the queue, taken after the copy, as
-  // a TCP_CM_INQ control message. Data that arrives after that count is a new
-  // readiness event for the reactor, so "empty" here never hides bytes.
-  msghdr msg{};
-  msg.msg_iov = as_iov(b);
-  msg.msg_iovlen = n;
-  alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(int))];
-  NANORUN_SHORTEN(recv, fd, msg);
-  ssize_t r;
-  do
-  {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    r = NANORUN_SYSCALL(recv, ::recvmsg(fd, &msg, flags));
-  } while (r < 0 && errno == EINTR);
-  if (r > 0 && !(flags & MSG_PEEK))
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-      if (c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ && c->cmsg_len >= CMSG_LEN(sizeof(int)))
+    const ssize_t r = msg.msg_iovlen == 1
+                          ? NANORUN_SYSCALL(recv, ::recv(fd, msg.msg_iov[0].iov_base, msg.msg_iov[0].iov_len, flags))
+                          : NANORUN_SYSCALL(recv, ::recvmsg(fd, &msg, flags));
+    if (r >= 0)
+    {
+      ec.clear();
+      if (r == 0 && stream)
       {
-        int left = 0;
-        std::memcpy(&left, CMSG_DATA(c), sizeof left);
-        emptied = left == 0;
+        bool want = false;
+        for (std::size_t i = 0; i < n; ++i)
+          want = want || b[i].size != 0;
+        if (want)
+        {
+          ec = boost::asio::error::eof;
+          return -1;
+        }
       }
-  return read_result(r, b, n, stream, ec);
-#else
-  return recv(fd, b, n, flags, stream, ec);
-#endif
+      return r;
+    }
+    if (errno != EINTR)
+    {
+      set_errno(ec);
+      return -1;
+    }
+  }
 }
 
 std::ptrdiff_t send(int fd, const buf* b, std::size_t n, int flags, error_code& ec)

@@ -277,16 +277,6 @@ std::ptrdiff_t send(native_handle fd, const buf* b, std::size_t n, int flags, er
   return static_cast<std::ptrdiff_t>(sent);
 }
 
-// Winsock has no per-read report of what is left in the queue.
-bool enable_queue_report(native_handle) noexcept { return false; }
-
-std::ptrdiff_t recv_reporting(native_handle fd, const buf* b, std::size_t n, int flags, bool stream, error_code& ec,
-                              bool& emptied)
-{
-  emptied = false;
-  return recv(fd, b, n, flags, stream, ec);
-}
-
 std::ptrdiff_t recvfrom(native_handle fd, const buf* b, std::size_t n, int flags, void* addr, std::size_t* len,
                         error_code& ec)
 {
