@@ -3,6 +3,7 @@
 
 #if defined(__linux__)
 #include <linux/perf_event.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -21,17 +22,31 @@ bool start_futex_counting() noexcept
 #if defined(__linux__)
   if (counter_fd >= 0)
     return true;
-  unsigned long long id = 0;
-  for (const char* path : {"/sys/kernel/tracing/events/syscalls/sys_enter_futex/id",
-                           "/sys/kernel/debug/tracing/events/syscalls/sys_enter_futex/id"})
-  {
-    if (std::FILE* f = std::fopen(path, "r"))
+  auto read_id = [] {
+    unsigned long long id = 0;
+    for (const char* path : {"/sys/kernel/tracing/events/syscalls/sys_enter_futex/id",
+                             "/sys/kernel/debug/tracing/events/syscalls/sys_enter_futex/id"})
     {
-      const bool ok = std::fscanf(f, "%llu", &id) == 1;
-      std::fclose(f);
-      if (ok)
-        break;
+      if (std::FILE* f = std::fopen(path, "r"))
+      {
+        const bool ok = std::fscanf(f, "%llu", &id) == 1;
+        std::fclose(f);
+        if (ok)
+          break;
+      }
     }
+    return id;
+  };
+  unsigned long long id = read_id();
+  if (id == 0)
+  {
+    // The tracepoint's id is published in tracefs, which a fresh machine
+    // may not have mounted yet (perf mounts it on first use, which is why
+    // the counts appeared only after someone had run perf). Mount it at its
+    // usual place, as perf does; this needs root, and fails harmlessly
+    // otherwise.
+    ::mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr);
+    id = read_id();
   }
   if (id == 0)
     return false;
