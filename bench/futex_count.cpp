@@ -44,9 +44,14 @@ bool start_futex_counting() noexcept
     // may not have mounted yet (perf mounts it on first use, which is why
     // the counts appeared only after someone had run perf). Mount it at its
     // usual place, as perf does; this needs root, and fails harmlessly
-    // otherwise.
-    ::mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr);
-    id = read_id();
+    // otherwise. Only where nothing is mounted there yet: on a kernel whose
+    // tracefs lacks the syscall events, mounting again would only stack one
+    // more tracefs on every run.
+    if (::access("/sys/kernel/tracing/events", F_OK) != 0)
+    {
+      ::mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr);
+      id = read_id();
+    }
   }
   if (id == 0)
     return false;
