@@ -41,6 +41,12 @@ constexpr std::size_t stash_limit = 64;
 constexpr std::size_t batch = 32;
 // The shared list holds about this many blocks at most (a few MB of frames).
 constexpr std::size_t shared_limit = 8192;
+// A worker that takes the shared list frees the surplus that is its own
+// (beyond frame_exchange::taken_keep), this many blocks per refill.
+constexpr std::size_t trim_per_refill = 4;
+// The size of glibc's non-main heaps on 64-bit systems (HEAP_MAX_SIZE): the
+// window within which blocks most likely share an arena.
+constexpr unsigned home_shift = 26;
 
 void*& link(void* block) noexcept
 {
@@ -65,11 +71,21 @@ void free_list(void* head) noexcept
 
 } // namespace
 
+std::uintptr_t frame_exchange::home_of(const void* p) noexcept
+{
+  return reinterpret_cast<std::uintptr_t>(p) >> home_shift;
+}
+
 void frame_exchange::attach(frame_stash& stash) noexcept
 {
   // Asio's cache has two blocks per purpose in Boost 1.81; the code below
   // relies on it.
   stash.cache = exchange_supported && cache_size == 2 ? frame_cache() : nullptr;
+  // Where this thread's allocations come from (its malloc arena is chosen
+  // at its first allocation and kept).
+  void* probe = boost::asio::aligned_new(alignof(std::max_align_t), 64);
+  stash.home = home_of(probe);
+  boost::asio::aligned_delete(probe);
 }
 
 frame_exchange::~frame_exchange()
@@ -125,14 +141,27 @@ void frame_exchange::refill(frame_stash& stash) noexcept
         // sizes written by the giving worker are visible. The length is not
         // counted: that would touch every block (see frame_stash::taken).
         stash.taken = head_.exchange(nullptr, std::memory_order_acquire);
-        count_.store(0, std::memory_order_relaxed); // approximate, see give()
+        // Approximate, see give().
+        const std::size_t n = count_.exchange(0, std::memory_order_relaxed);
         if (!stash.taken)
           return;
+        stash.surplus = n > taken_keep ? n - taken_keep : 0;
       }
       b = stash.taken;
       stash.taken = link(b);
     }
     cache[i] = b;
+  }
+  // The surplus, while the next block is this worker's own (a block from
+  // another arena stops it: it will serve as a cache block instead).
+  for (std::size_t k = 0; k < trim_per_refill && stash.surplus && stash.taken; ++k)
+  {
+    void* b = stash.taken;
+    if (home_of(b) != stash.home)
+      break;
+    stash.taken = link(b);
+    --stash.surplus;
+    boost::asio::aligned_delete(b);
   }
 }
 
@@ -172,6 +201,7 @@ void frame_exchange::leave(frame_stash& stash) noexcept
   stash.head = nullptr;
   stash.count = 0;
   stash.taken = nullptr;
+  stash.surplus = 0;
 }
 
 } // namespace nanorun::detail

@@ -18,8 +18,20 @@
 //     posts from inside a long handler, as a spawning loop does) fills them
 //     from its stash, and an empty stash takes the whole runtime-wide list;
 //   * a stash above a bound gives a batch to the runtime-wide list (one CAS
-//     per batch); the list itself is bounded, beyond which blocks go back to
-//     the heap.
+//     per batch); the list itself is bounded, beyond which the giver frees
+//     its batches;
+//   * a worker that takes a long list frees the blocks it will not want, a
+//     few per refill, but only those that came from its own malloc arena.
+//     Freeing a block takes its arena's lock: freed by the worker that
+//     allocated it, the lock is that worker's own and uncontended, while a
+//     free by any other worker contends with the allocations its owner is
+//     making (in a two-worker co_spawn fan-out, where the list filled up
+//     and its giver freed the spawning worker's frames, that was 0.3-0.8
+//     futex calls per spawn, nearly all of them). Which arena a block came
+//     from is guessed from its address: glibc carves a thread's arena out of
+//     64 MiB-aligned heaps, so a block in the same 64 MiB window as the
+//     worker's own allocations is almost surely its own. A wrong guess only
+//     costs the contended free that the giver would have made anyway.
 // A worker that allocates and frees alike keeps one block in its cache and
 // never gets here, so balanced workloads do not touch the shared word.
 //
@@ -31,6 +43,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 
 namespace nanorun::detail {
 
@@ -46,6 +59,11 @@ struct frame_stash
   // Only ever popped from the front, one block per refill, because each
   // block's line is a miss on this core; never walked, never given back.
   void* taken = nullptr;
+  // How many blocks of `taken` are beyond what this worker will want, and
+  // the address range its own allocations come from (see
+  // frame_exchange::refill(): it frees the surplus that is its own).
+  std::size_t surplus = 0;
+  std::uintptr_t home = 0;
 };
 
 class frame_exchange
@@ -81,6 +99,11 @@ public:
   }
   // The worker leaves run(): its stash goes to the shared list.
   void leave(frame_stash& stash) noexcept;
+  // The address window of the malloc heap that p most likely came from
+  // (frame_stash::home); see the list above.
+  static std::uintptr_t home_of(const void* p) noexcept;
+  // A taker keeps this many blocks of a list it takes (the rest is surplus).
+  static constexpr std::size_t taken_keep = 256;
 
 private:
   void harvest(frame_stash& stash) noexcept;

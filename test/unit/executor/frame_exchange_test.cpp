@@ -92,7 +92,8 @@ BOOST_AUTO_TEST_SUITE(frame_exchange_unit)
 BOOST_AUTO_TEST_CASE(frames_freed_on_one_thread_are_allocated_on_another)
 {
   frame_exchange ex;
-  constexpr int frames = 300;
+  // Fewer than a taker keeps (frame_exchange::taken_keep): none is surplus.
+  constexpr int frames = 250;
   const std::vector<void*> made = free_on_another_thread(ex, frames);
   // Thread A allocates as a spawning loop does, refilling before each pair.
   const std::set<void*> freed(made.begin(), made.end());
@@ -178,6 +179,81 @@ BOOST_AUTO_TEST_CASE(a_list_taken_from_the_exchange_serves_allocations_and_goes_
   // Thread C gets every block A did not use.
   allocate_on_another_thread(ex, frames, freed, reused);
   BOOST_TEST(reused.size() + kept == freed.size());
+}
+
+// A worker that takes a list longer than it will want frees the surplus
+// that came from its own malloc heap, a few blocks per refill, and keeps the
+// rest for its cache; blocks from another heap it only uses. One thread
+// plays both parts: it frees `frames` blocks as a worker running children
+// does, leaves, then allocates as a spawning loop does, holding what it gets
+// until the exchange has nothing more to give.
+std::size_t served_by_a_long_list(bool own_heap, std::size_t& surplus_after_first_refill, bool& all_in_one_window)
+{
+  constexpr int frames = 1000;
+  frame_exchange ex;
+  asio_thread t;
+  std::vector<void*> made;
+  {
+    frame_stash giver;
+    frame_exchange::attach(giver);
+    for (int i = 0; i < frames; ++i)
+      made.push_back(ad::thread_info_base::allocate(frame_tag(), nullptr, frame_bytes));
+    for (int i = 0; i < frames; i += 2)
+    {
+      ad::thread_info_base::deallocate(frame_tag(), t.info(), made[i], frame_bytes);
+      ad::thread_info_base::deallocate(frame_tag(), t.info(), made[i + 1], frame_bytes);
+      ex.after_handler(giver);
+    }
+    ex.leave(giver);
+  }
+  const std::uintptr_t home = frame_exchange::home_of(made[0]);
+  all_in_one_window = true;
+  for (void* p : made)
+    all_in_one_window = all_in_one_window && frame_exchange::home_of(p) == home;
+  const std::set<void*> freed(made.begin(), made.end());
+  frame_stash taker;
+  frame_exchange::attach(taker);
+  taker.home = own_heap ? home : home + 1; // decides, whatever malloc did
+  std::vector<void*> held;
+  for (int i = 0; i < frames; ++i)
+  {
+    ex.before_allocation(taker);
+    if (i == 0)
+      surplus_after_first_refill = taker.surplus;
+    if (!taker.taken && !taker.cache[0] && !taker.cache[1])
+      break; // the exchange has nothing more
+    void* p = ad::thread_info_base::allocate(frame_tag(), t.info(), frame_bytes);
+    BOOST_TEST(freed.count(p) == 1u); // served by the exchange, not malloc
+    held.push_back(p);
+  }
+  ex.leave(taker);
+  for (void* p : held)
+    ad::thread_info_base::deallocate(frame_tag(), nullptr, p, frame_bytes);
+  return held.size();
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_frees_the_surplus_of_a_long_list_only_from_its_own_heap)
+{
+  // On a thread of its own: a new malloc arena, whose blocks share one
+  // 64 MiB window (the main thread's heap may straddle one by now).
+  std::thread([] {
+    std::size_t surplus = 0;
+    bool one_window = false;
+    // Its own heap: 1000 blocks taken, 256 kept. The first refill put two
+    // in the cache and freed four of the 744 others.
+    const std::size_t own = served_by_a_long_list(true, surplus, one_window);
+    if (one_window)
+    {
+      BOOST_TEST(surplus == 1000u - frame_exchange::taken_keep - 4u);
+      BOOST_TEST(own == frame_exchange::taken_keep);
+    }
+    else // blocks in another window were used instead of freed
+      BOOST_TEST((own >= frame_exchange::taken_keep && own < 1000u));
+    // Another heap's blocks: none freed, every one served an allocation.
+    const std::size_t foreign = served_by_a_long_list(false, surplus, one_window);
+    BOOST_TEST(surplus == 1000u - frame_exchange::taken_keep);
+    BOOST_TEST(foreign == 1000u);
+  }).join();
 }
 
 BOOST_AUTO_TEST_SUITE_END()
