@@ -37,28 +37,36 @@ private:
 
 constexpr std::size_t frame_bytes = 200;
 
-// Thread B: frees `frames` blocks, two per "handler", as a worker running the
-// children of a spawning loop does, its cache harvested between; then leaves.
-// Returns the blocks it freed.
+// The calling thread (`t`) frees `frames` blocks, two per "handler", as a
+// worker running the children of a spawning loop does, its cache harvested
+// between; then leaves. Returns the blocks it freed.
+std::vector<void*> free_as_a_worker(frame_exchange& ex, asio_thread& t, int frames)
+{
+  std::vector<void*> made;
+  frame_stash stash;
+  frame_exchange::attach(stash);
+  BOOST_TEST(stash.cache != nullptr);
+  for (int i = 0; i < frames; ++i)
+    made.push_back(ad::thread_info_base::allocate(frame_tag(), nullptr, frame_bytes));
+  for (int i = 0; i < frames; i += 2)
+  {
+    ad::thread_info_base::deallocate(frame_tag(), t.info(), made[i], frame_bytes);
+    ad::thread_info_base::deallocate(frame_tag(), t.info(), made[i + 1], frame_bytes);
+    ex.after_handler(stash);
+    BOOST_TEST(stash.count <= 66u); // the stash gives batches away above its bound
+  }
+  ex.leave(stash);
+  BOOST_TEST(stash.count == 0u);
+  return made;
+}
+
+// Thread B frees `frames` blocks as above.
 std::vector<void*> free_on_another_thread(frame_exchange& ex, int frames)
 {
   std::vector<void*> made;
   std::thread([&] {
     asio_thread b;
-    frame_stash stash;
-    frame_exchange::attach(stash);
-    BOOST_TEST(stash.cache != nullptr);
-    for (int i = 0; i < frames; ++i)
-      made.push_back(ad::thread_info_base::allocate(frame_tag(), nullptr, frame_bytes));
-    for (int i = 0; i < frames; i += 2)
-    {
-      ad::thread_info_base::deallocate(frame_tag(), b.info(), made[i], frame_bytes);
-      ad::thread_info_base::deallocate(frame_tag(), b.info(), made[i + 1], frame_bytes);
-      ex.after_handler(stash);
-      BOOST_TEST(stash.count <= 66u); // the stash gives batches away above its bound
-    }
-    ex.leave(stash);
-    BOOST_TEST(stash.count == 0u);
+    made = free_as_a_worker(ex, b, frames);
   }).join();
   return made;
 }
@@ -83,6 +91,44 @@ void allocate_on_another_thread(frame_exchange& ex, int frames, const std::set<v
     }
     ex.leave(stash);
   }).join();
+}
+
+// A worker that takes a list longer than it will want frees the surplus
+// that came from its own malloc heap, a few blocks per refill, and keeps the
+// rest for its cache; blocks from another heap it only uses. One thread
+// plays both parts: it frees `frames` blocks as a worker running children
+// does, leaves, then allocates as a spawning loop does, holding what it gets
+// until the exchange has nothing more to give.
+std::size_t served_by_a_long_list(bool own_heap, std::size_t& surplus_after_first_refill, bool& all_in_one_window)
+{
+  constexpr int frames = 1000;
+  frame_exchange ex;
+  asio_thread t;
+  const std::vector<void*> made = free_as_a_worker(ex, t, frames);
+  const std::uintptr_t home = frame_exchange::home_of(made[0]);
+  all_in_one_window = true;
+  for (void* p : made)
+    all_in_one_window = all_in_one_window && frame_exchange::home_of(p) == home;
+  const std::set<void*> freed(made.begin(), made.end());
+  frame_stash taker;
+  frame_exchange::attach(taker);
+  taker.home = own_heap ? home : home + 1; // decides, whatever malloc did
+  std::vector<void*> held;
+  for (int i = 0; i < frames; ++i)
+  {
+    ex.before_allocation(taker);
+    if (i == 0)
+      surplus_after_first_refill = taker.surplus;
+    if (!taker.taken && !taker.cache[0] && !taker.cache[1])
+      break; // the exchange has nothing more
+    void* p = ad::thread_info_base::allocate(frame_tag(), t.info(), frame_bytes);
+    BOOST_TEST(freed.count(p) == 1u); // served by the exchange, not malloc
+    held.push_back(p);
+  }
+  ex.leave(taker);
+  for (void* p : held)
+    ad::thread_info_base::deallocate(frame_tag(), nullptr, p, frame_bytes);
+  return held.size();
 }
 
 } // namespace
@@ -179,57 +225,6 @@ BOOST_AUTO_TEST_CASE(a_list_taken_from_the_exchange_serves_allocations_and_goes_
   // Thread C gets every block A did not use.
   allocate_on_another_thread(ex, frames, freed, reused);
   BOOST_TEST(reused.size() + kept == freed.size());
-}
-
-// A worker that takes a list longer than it will want frees the surplus
-// that came from its own malloc heap, a few blocks per refill, and keeps the
-// rest for its cache; blocks from another heap it only uses. One thread
-// plays both parts: it frees `frames` blocks as a worker running children
-// does, leaves, then allocates as a spawning loop does, holding what it gets
-// until the exchange has nothing more to give.
-std::size_t served_by_a_long_list(bool own_heap, std::size_t& surplus_after_first_refill, bool& all_in_one_window)
-{
-  constexpr int frames = 1000;
-  frame_exchange ex;
-  asio_thread t;
-  std::vector<void*> made;
-  {
-    frame_stash giver;
-    frame_exchange::attach(giver);
-    for (int i = 0; i < frames; ++i)
-      made.push_back(ad::thread_info_base::allocate(frame_tag(), nullptr, frame_bytes));
-    for (int i = 0; i < frames; i += 2)
-    {
-      ad::thread_info_base::deallocate(frame_tag(), t.info(), made[i], frame_bytes);
-      ad::thread_info_base::deallocate(frame_tag(), t.info(), made[i + 1], frame_bytes);
-      ex.after_handler(giver);
-    }
-    ex.leave(giver);
-  }
-  const std::uintptr_t home = frame_exchange::home_of(made[0]);
-  all_in_one_window = true;
-  for (void* p : made)
-    all_in_one_window = all_in_one_window && frame_exchange::home_of(p) == home;
-  const std::set<void*> freed(made.begin(), made.end());
-  frame_stash taker;
-  frame_exchange::attach(taker);
-  taker.home = own_heap ? home : home + 1; // decides, whatever malloc did
-  std::vector<void*> held;
-  for (int i = 0; i < frames; ++i)
-  {
-    ex.before_allocation(taker);
-    if (i == 0)
-      surplus_after_first_refill = taker.surplus;
-    if (!taker.taken && !taker.cache[0] && !taker.cache[1])
-      break; // the exchange has nothing more
-    void* p = ad::thread_info_base::allocate(frame_tag(), t.info(), frame_bytes);
-    BOOST_TEST(freed.count(p) == 1u); // served by the exchange, not malloc
-    held.push_back(p);
-  }
-  ex.leave(taker);
-  for (void* p : held)
-    ad::thread_info_base::deallocate(frame_tag(), nullptr, p, frame_bytes);
-  return held.size();
 }
 
 BOOST_AUTO_TEST_CASE(a_worker_frees_the_surplus_of_a_long_list_only_from_its_own_heap)
