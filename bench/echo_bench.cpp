@@ -393,15 +393,17 @@ int main(int argc, char** argv)
       std::string error;
     };
     std::vector<row> rows;
+    std::vector<const peer*> chosen;
     for (const peer& p : peers)
-    {
-      if (!only.empty() && std::string(p.name).find(only) == std::string::npos && std::string(p.name) != sh.base)
-        continue;
-      std::vector<result> rs;
-      row rw;
-      rw.name = p.name;
-      for (int k = 0; k < runs; ++k)
+      if (only.empty() || std::string(p.name).find(only) != std::string::npos || std::string(p.name) == sh.base)
+        chosen.push_back(&p);
+    // Rounds, not blocks: every peer runs once per round, so that a slow
+    // spell of the machine falls on all peers alike.
+    std::vector<std::vector<result>> runs_of(chosen.size());
+    for (int k = 0; k < runs; ++k)
+      for (std::size_t i = 0; i < chosen.size(); ++i)
       {
+        const peer& p = *chosen[i];
         result r;
         try
         {
@@ -414,10 +416,16 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "  %-36s run %d: %.0f msgs/s%s%s\n", p.name, k + 1,
                      r.seconds > 0 ? static_cast<double>(r.messages) / r.seconds : 0.0, r.error.empty() ? "" : " ERROR ",
                      r.error.c_str());
+        runs_of[i].push_back(std::move(r));
+      }
+    for (std::size_t i = 0; i < chosen.size(); ++i)
+    {
+      std::vector<result>& rs = runs_of[i];
+      row rw;
+      rw.name = chosen[i]->name;
+      for (const result& r : rs)
         if (!r.error.empty())
           rw.error = r.error;
-        rs.push_back(std::move(r));
-      }
       std::sort(rs.begin(), rs.end(), [](const result& x, const result& y) {
         return static_cast<double>(x.messages) / x.seconds < static_cast<double>(y.messages) / y.seconds;
       });

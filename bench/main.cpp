@@ -3,8 +3,8 @@
 //
 //   nanorun_bench [--runs N] [--quick] [--filter SUBSTR] [--peer SUBSTR] [--batch N] [--timeout SECONDS]
 //
-// Each (workload, peer) cell runs N times on a freshly built context; the
-// median is reported. A watchdog ends the program (exit code 2) if one run
+// Each (workload, peer) cell runs N times on a freshly built context, in N
+// rounds that each run every peer once; the median is reported. A watchdog ends the program (exit code 2) if one run
 // takes longer than the timeout, so a hang cannot stall CI. The exit code is 1
 // if a workload's self-check failed, else 0 (targets are informational).
 #include "bench.hpp"
@@ -76,37 +76,39 @@ options parse(int argc, char** argv)
 }
 
 
-cell run_cell(const workload& w, peer_id p, std::uint64_t ops, const options& opt, watchdog& dog)
+// One run of one cell, reported on stderr as it ends.
+measurement run_once(const workload& w, peer_id p, std::uint64_t ops, int round, watchdog& dog)
+{
+  const std::string what = w.name + " / " + peer_name(p) + " (run " + std::to_string(round) + ")";
+  std::fprintf(stderr, "  %-60s", what.c_str());
+  dog.arm(what);
+  measurement m;
+  try
+  {
+    m = w.run(p, ops);
+  }
+  catch (const std::exception& e)
+  {
+    m.error = std::string("exception: ") + e.what();
+  }
+  dog.disarm();
+  if (m.error.empty())
+    std::fprintf(stderr, " %9.2f M/s  %.2f allocs/op  %.3f futex/op  %.2f cores busy%s%s\n", m.rate() / 1e6,
+                 static_cast<double>(m.allocs) / static_cast<double>(m.ops ? m.ops : 1),
+                 m.futexes < 0 ? -1.0 : static_cast<double>(m.futexes) / static_cast<double>(m.ops ? m.ops : 1),
+                 m.seconds > 0 ? m.cpu_seconds / m.seconds : 0.0, m.warning.empty() ? "" : "  warning: ",
+                 m.warning.c_str());
+  else
+    std::fprintf(stderr, " ERROR: %s\n", m.error.c_str());
+  return m;
+}
+
+// A cell from its runs: a failed run poisons it; otherwise the median by rate.
+cell finish_cell(peer_id p, std::vector<measurement> ms)
 {
   cell c{p, {}, {}};
-  std::vector<measurement> ms;
-  for (int i = 0; i < opt.runs; ++i)
-  {
-    const std::string what = w.name + " / " + peer_name(p) + " (run " + std::to_string(i + 1) + ")";
-    std::fprintf(stderr, "  %-60s", what.c_str());
-    dog.arm(what);
-    measurement m;
-    try
-    {
-      m = w.run(p, ops);
-    }
-    catch (const std::exception& e)
-    {
-      m.error = std::string("exception: ") + e.what();
-    }
-    dog.disarm();
-    if (m.error.empty())
-      std::fprintf(stderr, " %9.2f M/s  %.2f allocs/op  %.3f futex/op  %.2f cores busy%s%s\n", m.rate() / 1e6,
-                   static_cast<double>(m.allocs) / static_cast<double>(m.ops ? m.ops : 1),
-                   m.futexes < 0 ? -1.0 : static_cast<double>(m.futexes) / static_cast<double>(m.ops ? m.ops : 1),
-                   m.seconds > 0 ? m.cpu_seconds / m.seconds : 0.0,
-                   m.warning.empty() ? "" : "  warning: ", m.warning.c_str());
-    else
-      std::fprintf(stderr, " ERROR: %s\n", m.error.c_str());
+  for (auto& m : ms)
     c.rates.push_back(m.rate());
-    ms.push_back(std::move(m));
-  }
-  // A failed run poisons the cell; otherwise take the median by rate.
   for (auto& m : ms)
     if (!m.error.empty())
     {
@@ -145,9 +147,19 @@ int main(int argc, char** argv)
     std::fprintf(stderr, "%s (%llu %s per run)\n", w.name.c_str(), static_cast<unsigned long long>(ops),
                  w.unit.c_str());
     row_set r{&w, ops, {}};
+    std::vector<peer_id> chosen;
     for (peer_id p : w.peers)
       if (opt.peer_filter.empty() || peer_name(p).find(opt.peer_filter) != std::string::npos)
-        r.cells.push_back(run_cell(w, p, ops, opt, dog));
+        chosen.push_back(p);
+    // Rounds, not blocks: every peer runs once per round, so that a slow
+    // spell of the machine (this VM's speed drifts by 2x over minutes) falls
+    // on all peers alike rather than on whichever ran through it.
+    std::vector<std::vector<measurement>> runs(chosen.size());
+    for (int i = 0; i < opt.runs; ++i)
+      for (std::size_t k = 0; k < chosen.size(); ++k)
+        runs[k].push_back(run_once(w, chosen[k], ops, i + 1, dog));
+    for (std::size_t k = 0; k < chosen.size(); ++k)
+      r.cells.push_back(finish_cell(chosen[k], std::move(runs[k])));
     rows.push_back(std::move(r));
   }
   if (rows.empty())

@@ -3,8 +3,9 @@
 //
 //   nanorun_timer_bench [--runs N] [--quick] [--filter SUBSTR] [--peer SUBSTR]
 //
-// Each (workload, peer) cell runs N times on a freshly built context and each
-// metric reports its median over the runs. A watchdog ends the program with
+// Each (workload, peer) cell runs N times on a freshly built context, in N
+// rounds that each run every peer once, and each metric reports its median
+// over the runs. A watchdog ends the program with
 // exit code 2 if one run takes longer than 120 s, so a hang cannot stall CI.
 // The exit code is 1 if a self-check failed, else 0: the timings and targets
 // are informational and never fail the program.
@@ -102,41 +103,46 @@ double median(std::vector<double> v)
   return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
 }
 
-cell run_cell(const workload& w, const peer& p, std::size_t timers, int runs, bench::watchdog& dog)
+// One run of one cell, reported on stderr as it ends.
+sample run_once(const workload& w, const peer& p, std::size_t timers, int round, bench::watchdog& dog)
+{
+  const std::string what = w.name + " / " + p.name + " (run " + std::to_string(round) + ")";
+  std::fprintf(stderr, "  %-58s", what.c_str());
+  dog.arm(what);
+  sample s;
+  try
+  {
+    s = w.run(p, timers);
+  }
+  catch (const std::exception& e)
+  {
+    s.error = std::string("exception: ") + e.what();
+  }
+  dog.disarm();
+  for (std::size_t m = 0; m < w.metrics.size() && m < s.values.size(); ++m)
+    std::fprintf(stderr, " %s %.*f", w.metrics[m].name.c_str(), w.metrics[m].decimals, s.values[m]);
+  std::fprintf(stderr, "\n");
+  if (!s.error.empty())
+    std::fprintf(stderr, "    ERROR: %s\n", s.error.c_str());
+  if (!s.warning.empty())
+    std::fprintf(stderr, "    warning: %s\n", s.warning.c_str());
+  return s;
+}
+
+// A cell from its runs: each metric's median (or worst) over them.
+cell finish_cell(const workload& w, const peer& p, const std::vector<sample>& runs)
 {
   cell c{&p, {}, {}, {}};
   std::vector<std::vector<double>> per_metric(w.metrics.size());
-  for (int r = 1; r <= runs; ++r)
+  for (std::size_t r = 0; r < runs.size(); ++r)
   {
-    const std::string what = w.name + " / " + p.name + " (run " + std::to_string(r) + ")";
-    std::fprintf(stderr, "  %-58s", what.c_str());
-    dog.arm(what);
-    sample s;
-    try
-    {
-      s = w.run(p, timers);
-    }
-    catch (const std::exception& e)
-    {
-      s.error = std::string("exception: ") + e.what();
-    }
-    dog.disarm();
+    const sample& s = runs[r];
     for (std::size_t m = 0; m < w.metrics.size() && m < s.values.size(); ++m)
-    {
-      std::fprintf(stderr, " %s %.*f", w.metrics[m].name.c_str(), w.metrics[m].decimals, s.values[m]);
       per_metric[m].push_back(s.values[m]);
-    }
-    std::fprintf(stderr, "\n");
     if (!s.error.empty())
-    {
-      std::fprintf(stderr, "    ERROR: %s\n", s.error.c_str());
-      c.errors.push_back("run " + std::to_string(r) + ": " + s.error);
-    }
+      c.errors.push_back("run " + std::to_string(r + 1) + ": " + s.error);
     if (!s.warning.empty())
-    {
-      std::fprintf(stderr, "    warning: %s\n", s.warning.c_str());
-      c.warnings.push_back("run " + std::to_string(r) + ": " + s.warning);
-    }
+      c.warnings.push_back("run " + std::to_string(r + 1) + ": " + s.warning);
   }
   for (std::size_t m = 0; m < w.metrics.size(); ++m)
   {
@@ -178,11 +184,17 @@ int main(int argc, char** argv)
     const std::size_t timers = opt.quick ? std::max<std::size_t>(w.timers / 10, 1) : w.timers;
     std::fprintf(stderr, "%s (%zu timers per run)\n", w.name.c_str(), timers);
     row_set r{&w, timers, {}};
-    for (const peer& p : peers())
-      if (opt.peer.empty() || p.name.find(opt.peer) != std::string::npos)
-        r.cells.push_back(run_cell(w, p, timers, opt.runs, dog));
-      else
-        r.cells.push_back(cell{&p, {}, {}, {}}); // printed as "-"
+    const auto& all = peers();
+    auto chosen = [&](const peer& p) { return opt.peer.empty() || p.name.find(opt.peer) != std::string::npos; };
+    // Rounds, not blocks: every peer runs once per round, so that a slow
+    // spell of the machine falls on all peers alike.
+    std::vector<std::vector<sample>> runs(all.size());
+    for (int round = 1; round <= opt.runs; ++round)
+      for (std::size_t k = 0; k < all.size(); ++k)
+        if (chosen(all[k]))
+          runs[k].push_back(run_once(w, all[k], timers, round, dog));
+    for (std::size_t k = 0; k < all.size(); ++k)
+      r.cells.push_back(chosen(all[k]) ? finish_cell(w, all[k], runs[k]) : cell{&all[k], {}, {}, {}}); // "-"
     rows.push_back(std::move(r));
   }
   if (rows.empty())
