@@ -177,6 +177,7 @@ int main(int argc, char** argv)
   const std::vector<workload> workloads = make_workloads();
   bench::watchdog dog(run_timeout_s);
   std::vector<row_set> rows;
+  std::vector<memory_reference> memory; // one per round of the random-deadline workload
   for (const auto& w : workloads)
   {
     if (!opt.filter.empty() && w.name.find(opt.filter) == std::string::npos)
@@ -191,8 +192,12 @@ int main(int argc, char** argv)
     std::vector<std::vector<sample>> runs(all.size());
     for (int round = 1; round <= opt.runs; ++round)
       for (std::size_t k = 0; k < all.size(); ++k)
+      {
         if (chosen(all[k]))
           runs[k].push_back(run_once(w, all[k], timers, round, dog));
+        if (k + 1 == all.size() && w.name == arm_cancel_random_name)
+          memory.push_back(measure_memory_reference(timers));
+      }
     for (std::size_t k = 0; k < all.size(); ++k)
       r.cells.push_back(chosen(all[k]) ? finish_cell(w, all[k], runs[k]) : cell{&all[k], {}, {}, {}}); // "-"
     rows.push_back(std::move(r));
@@ -203,7 +208,7 @@ int main(int argc, char** argv)
     return 64;
   }
 
-  print_report(std::cout, info, rows);
+  print_report(std::cout, info, rows, memory);
   std::cout.flush();
   for (const auto& r : rows)
     for (const auto& c : r.cells)

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <string>
@@ -92,7 +93,18 @@ struct run_info
 };
 
 
+/// The reads a random-order cancel cannot avoid, on the random-deadline
+/// shape's layout and order (timer_bench_memory.cpp).
+struct memory_reference
+{
+  double independent_ns = 0; // a read per timer, free to overlap
+  double dependent_ns = 0;   // a read per timer whose address needs the previous read's value
+  std::uint64_t checksum = 0;
+};
+memory_reference measure_memory_reference(std::size_t timers);
+
 /// Writes the whole Markdown report to os (timer_bench_report.cpp).
-void print_report(std::ostream& os, const run_info& info, const std::vector<row_set>& rows);
+void print_report(std::ostream& os, const run_info& info, const std::vector<row_set>& rows,
+                  const std::vector<memory_reference>& memory);
 
 } // namespace tbench

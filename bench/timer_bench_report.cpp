@@ -166,13 +166,50 @@ void print_targets(std::ostream& os, const std::vector<row_set>& rows)
   os << '\n';
 }
 
+void print_memory(std::ostream& os, const std::vector<row_set>& rows, const std::vector<memory_reference>& memory)
+{
+  if (memory.empty())
+    return;
+  auto median_of = [&](double memory_reference::*field) {
+    std::vector<double> v;
+    for (const memory_reference& m : memory)
+      v.push_back(m.*field);
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double independent = median_of(&memory_reference::independent_ns);
+  const double dependent = median_of(&memory_reference::dependent_ns);
+  os << "## Memory reference (random deadlines)\n\n"
+     << "The same layout (objects the size of nanorun::steady_timer behind a vector of unique_ptr, each "
+     << "followed by a 96-byte block for its wait) read once per timer in a random order, one read per "
+     << "round; medians of " << memory.size() << ". A cancel whose own work is more than a few dozen "
+     << "instructions cannot overlap its miss with the next cancel's, and pays about the dependent figure.\n\n"
+     << "| reads | ns per timer |\n|---|--:|\n"
+     << "| independent (the misses overlap) | " << fmt(independent, 1) << " |\n"
+     << "| dependent (each address needs the previous read's value) | " << fmt(dependent, 1) << " |\n\n";
+  for (const row_set& r : rows)
+  {
+    if (r.w->name != arm_cancel_random_name)
+      continue;
+    const std::size_t m = metric_index(*r.w, "cancel ns");
+    os << "| peer | cancel ns | / dependent read |\n|---|--:|--:|\n";
+    for (const cell& c : r.cells)
+      if (c.values.size() > m && c.errors.empty() && dependent > 0)
+        os << "| " << c.who->name << " | " << fmt(c.values[m], 1) << " | " << fmt(c.values[m] / dependent, 2)
+           << " |\n";
+    os << '\n';
+  }
+}
+
 } // namespace
 
-void print_report(std::ostream& os, const run_info& info, const std::vector<row_set>& rows)
+void print_report(std::ostream& os, const run_info& info, const std::vector<row_set>& rows,
+                  const std::vector<memory_reference>& memory)
 {
   print_header(os, info);
   for (const auto& r : rows)
     print_table(os, r);
+  print_memory(os, rows, memory);
   print_targets(os, rows);
 }
 
