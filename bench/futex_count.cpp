@@ -71,6 +71,19 @@ bool start_futex_counting() noexcept
 #endif
 }
 
+bool restart_futex_counting_after_fork() noexcept
+{
+#if defined(__linux__)
+  if (counter_fd < 0)
+    return false; // the parent did not count: neither does the child
+  ::close(counter_fd);
+  counter_fd = -1;
+  return start_futex_counting();
+#else
+  return false;
+#endif
+}
+
 std::optional<std::uint64_t> futex_calls() noexcept
 {
 #if defined(__linux__)

@@ -19,6 +19,11 @@ namespace bench {
 /// (and futex_calls() stays empty) where the kernel or permissions refuse it.
 bool start_futex_counting() noexcept;
 
+/// In a child just forked from a process that counts: drops the parent's
+/// counter (the child's calls would not show in it) and opens the child's own.
+/// Call before the child creates any thread.
+bool restart_futex_counting_after_fork() noexcept;
+
 /// futex(2) calls so far by this thread and every exited thread created after
 /// start_futex_counting(); empty if counting is unavailable.
 std::optional<std::uint64_t> futex_calls() noexcept;

@@ -1,7 +1,7 @@
 // nanorun_bench: nanorun against Boost.Asio's io_context and thread_pool, in
 // one run, on the same workloads (see README.md for the method).
 //
-//   nanorun_bench [--runs N] [--quick] [--filter SUBSTR] [--peer SUBSTR] [--batch N] [--timeout SECONDS]
+//   nanorun_bench [--runs N] [--quick] [--filter SUBSTR] [--peer SUBSTR] [--batch N] [--timeout SECONDS] [--fresh]
 //
 // Each (workload, peer) cell runs N times on a freshly built context, in N
 // rounds that each run every peer once; the median is reported. A watchdog ends the program (exit code 2) if one run
@@ -24,6 +24,13 @@
 #include <string>
 #include <thread>
 
+#if defined(__linux__)
+#include <csignal>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
+
 namespace {
 
 using namespace bench;
@@ -31,13 +38,14 @@ using namespace bench;
 [[noreturn]] void usage(const char* argv0, int code)
 {
   std::fprintf(code ? stderr : stdout,
-               "usage: %s [--runs N] [--quick] [--filter SUBSTR] [--peer SUBSTR] [--batch N] [--timeout SECONDS]\n"
+               "usage: %s [--runs N] [--quick] [--filter SUBSTR] [--peer SUBSTR] [--batch N] [--timeout SECONDS] [--fresh]\n"
                "  --runs N       runs per cell, median reported (default 3)\n"
                "  --quick        divide every workload size by 10 (smoke test)\n"
                "  --filter S     only workloads whose name contains S\n"
                "  --peer S       only peers whose name contains S (e.g. nanorun, \"1 thread\")\n"
                "  --batch N      spawns per batch in the fan-out workloads (default 1024)\n"
-               "  --timeout S    abort if one run takes longer (default 120, --quick 20)\n",
+               "  --timeout S    abort if one run takes longer (default 120, --quick 20)\n"
+               "  --fresh        each run in a new process (Linux), whose heap grows from nothing\n",
                argv0);
   std::exit(code);
 }
@@ -63,6 +71,15 @@ options parse(int argc, char** argv)
       o.peer_filter = value();
     else if (a == "--batch")
       fanout_batch = std::max<std::uint64_t>(1, std::strtoull(value().c_str(), nullptr, 10));
+    else if (a == "--fresh")
+    {
+#if defined(__linux__)
+      o.fresh = true;
+#else
+      std::fprintf(stderr, "--fresh needs fork(): Linux only\n");
+      std::exit(64);
+#endif
+    }
     else if (a == "--timeout")
       o.timeout_s = std::atof(value().c_str());
     else if (a == "--help" || a == "-h")
@@ -76,12 +93,8 @@ options parse(int argc, char** argv)
 }
 
 
-// One run of one cell, reported on stderr as it ends.
-measurement run_once(const workload& w, peer_id p, std::uint64_t ops, int round, watchdog& dog)
+measurement measure(const workload& w, peer_id p, std::uint64_t ops)
 {
-  const std::string what = w.name + " / " + peer_name(p) + " (run " + std::to_string(round) + ")";
-  std::fprintf(stderr, "  %-60s", what.c_str());
-  dog.arm(what);
   measurement m;
   try
   {
@@ -91,6 +104,99 @@ measurement run_once(const workload& w, peer_id p, std::uint64_t ops, int round,
   {
     m.error = std::string("exception: ") + e.what();
   }
+  return m;
+}
+
+#if defined(__linux__)
+// --fresh: the run happens in a child process, forked while this process has
+// no thread but the watchdog's, so that its heap starts from the parent's
+// (which never ran a workload) and grows as a program's does the first time it
+// spawns a million tasks. The child sends its measurement back as text.
+std::string one_line(std::string s)
+{
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s;
+}
+
+measurement measure_in_child(const workload& w, peer_id p, std::uint64_t ops)
+{
+  measurement m;
+  int fds[2];
+  if (::pipe(fds) != 0)
+  {
+    m.error = "--fresh: pipe failed";
+    return m;
+  }
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0)
+  {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    m.error = "--fresh: fork failed";
+    return m;
+  }
+  if (pid == 0)
+  {
+    ::close(fds[0]);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL); // the watchdog ends the parent: end with it
+    restart_futex_counting_after_fork();
+    const measurement r = measure(w, p, ops);
+    char head[256];
+    std::snprintf(head, sizeof head, "%a %llu %llu %lld %a\n", r.seconds, static_cast<unsigned long long>(r.ops),
+                  static_cast<unsigned long long>(r.allocs), static_cast<long long>(r.futexes), r.cpu_seconds);
+    const std::string text = head + one_line(r.error) + "\n" + one_line(r.warning) + "\n";
+    for (std::size_t done = 0; done < text.size();)
+    {
+      const ssize_t n = ::write(fds[1], text.data() + done, text.size() - done);
+      if (n <= 0)
+        break;
+      done += static_cast<std::size_t>(n);
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
+    text.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  unsigned long long got_ops = 0, allocs = 0;
+  long long futexes = -1;
+  int used = 0;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+      std::sscanf(text.c_str(), "%la %llu %llu %lld %la\n%n", &m.seconds, &got_ops, &allocs, &futexes, &m.cpu_seconds,
+                  &used) < 5)
+  {
+    m.error = "--fresh: the child process failed (status " + std::to_string(status) + ")";
+    return m;
+  }
+  m.ops = got_ops;
+  m.allocs = allocs;
+  m.futexes = futexes;
+  const std::string rest = text.substr(static_cast<std::size_t>(used));
+  const std::size_t eol = rest.find('\n');
+  m.error = rest.substr(0, eol);
+  if (eol != std::string::npos)
+    m.warning = rest.substr(eol + 1, rest.find('\n', eol + 1) - eol - 1);
+  return m;
+}
+#endif
+
+// One run of one cell, reported on stderr as it ends.
+measurement run_once(const workload& w, peer_id p, std::uint64_t ops, int round, bool fresh, watchdog& dog)
+{
+  const std::string what = w.name + " / " + peer_name(p) + " (run " + std::to_string(round) + ")";
+  std::fprintf(stderr, "  %-60s", what.c_str());
+  dog.arm(what);
+#if defined(__linux__)
+  measurement m = fresh ? measure_in_child(w, p, ops) : measure(w, p, ops);
+#else
+  (void)fresh;
+  measurement m = measure(w, p, ops);
+#endif
   dog.disarm();
   if (m.error.empty())
     std::fprintf(stderr, " %9.2f M/s  %.2f allocs/op  %.3f futex/op  %.2f cores busy%s%s\n", m.rate() / 1e6,
@@ -157,7 +263,7 @@ int main(int argc, char** argv)
     std::vector<std::vector<measurement>> runs(chosen.size());
     for (int i = 0; i < opt.runs; ++i)
       for (std::size_t k = 0; k < chosen.size(); ++k)
-        runs[k].push_back(run_once(w, chosen[k], ops, i + 1, dog));
+        runs[k].push_back(run_once(w, chosen[k], ops, i + 1, opt.fresh, dog));
     for (std::size_t k = 0; k < chosen.size(); ++k)
       r.cells.push_back(finish_cell(chosen[k], std::move(runs[k])));
     rows.push_back(std::move(r));

@@ -68,6 +68,9 @@ void report::print_header(std::ostream& os, const options& opt) const
      << "Median of " << opt.runs << " run(s) per cell" << (opt.quick ? ", --quick (sizes / 10)" : "")
      << (opt.filter.empty() ? "" : ", --filter " + opt.filter)
      << (opt.peer_filter.empty() ? "" : ", --peer " + opt.peer_filter) << ", fan-out batch " << fanout_batch
+     << (opt.fresh ? ", --fresh (each run in a new process: its heap grows from nothing, as in a program that "
+                     "does the work once)"
+                   : "")
      << ". Ratios: rate / rate of the io_context peer "
      << "on the same workload (nanorun::spawn rows: on co_spawn fan-out). allocs/op: heap allocations "
      << "in the timed region per operation. futex/op: futex(2) calls per operation, counted by the kernel "

@@ -18,6 +18,7 @@ struct options
   std::string filter;
   std::string peer_filter;
   double timeout_s = 0; // per run; 0: the default for the mode
+  bool fresh = false;    // each run in a child process of its own (Linux)
   std::string load_at_start; // 1-minute load average before the first run
 };
 
