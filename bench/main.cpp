@@ -4,7 +4,9 @@
 //   nanorun_bench [--runs N] [--quick] [--filter SUBSTR] [--peer SUBSTR] [--batch N] [--timeout SECONDS] [--fresh]
 //
 // Each (workload, peer) cell runs N times on a freshly built context, in N
-// rounds that each run every peer once; the median is reported. A watchdog ends the program (exit code 2) if one run
+// rounds that each run every peer once, after one warm-up run per peer that is
+// not counted (none with --fresh, where each run is a new process); the
+// median is reported. A watchdog ends the program (exit code 2) if one run
 // takes longer than the timeout, so a hang cannot stall CI. The exit code is 1
 // if a workload's self-check failed, else 0 (targets are informational).
 #include "bench.hpp"
@@ -13,6 +15,7 @@
 #include "watchdog.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -24,6 +27,9 @@
 #include <string>
 #include <thread>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #if defined(__linux__)
 #include <csignal>
 #include <sys/prctl.h>
@@ -188,7 +194,8 @@ measurement measure_in_child(const workload& w, peer_id p, std::uint64_t ops)
 // One run of one cell, reported on stderr as it ends.
 measurement run_once(const workload& w, peer_id p, std::uint64_t ops, int round, bool fresh, watchdog& dog)
 {
-  const std::string what = w.name + " / " + peer_name(p) + " (run " + std::to_string(round) + ")";
+  const std::string what =
+      w.name + " / " + peer_name(p) + (round ? " (run " + std::to_string(round) + ")" : " (warm-up, not counted)");
   std::fprintf(stderr, "  %-60s", what.c_str());
   dog.arm(what);
 #if defined(__linux__)
@@ -235,6 +242,19 @@ int main(int argc, char** argv)
 {
   options opt = parse(argc, argv);
   opt.load_at_start = load_average();
+#ifdef __GLIBC__
+  // Warm runs measure a steady state: memory a run frees stays mapped for the
+  // next (each peer's threads are new and take over an exited thread's arena;
+  // by default glibc trims a heap's free top and unmaps emptied 64 MiB heaps,
+  // and the next run faults them in again, up to 180k faults for a fan-out
+  // holding a million children). --fresh measures the other case, with
+  // glibc's defaults.
+  if (!opt.fresh)
+  {
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);
+    mallopt(M_TOP_PAD, 64 << 20);
+  }
+#endif
   // Before any thread exists: see futex_count.hpp.
   if (!start_futex_counting())
     std::fprintf(stderr, "futex counting unavailable (perf tracepoint syscalls:sys_enter_futex); futex/op shows -\n");
@@ -261,6 +281,11 @@ int main(int argc, char** argv)
     // spell of the machine (this VM's speed drifts by 2x over minutes) falls
     // on all peers alike rather than on whichever ran through it.
     std::vector<std::vector<measurement>> runs(chosen.size());
+    // Warm: a first run per peer, not counted, leaves the heap grown (and the
+    // mallopt settings in main() keep it so) for the counted ones.
+    if (!opt.fresh)
+      for (std::size_t k = 0; k < chosen.size(); ++k)
+        (void)run_once(w, chosen[k], ops, 0, false, dog);
     for (int i = 0; i < opt.runs; ++i)
       for (std::size_t k = 0; k < chosen.size(); ++k)
         runs[k].push_back(run_once(w, chosen[k], ops, i + 1, opt.fresh, dog));
