@@ -378,17 +378,24 @@ operation* scheduler::pull_injector(thread_state& ts)
 
 operation* scheduler::search(thread_state& ts)
 {
+  // A lone worker has nobody to steal from and nobody to hand a wake-up on
+  // to: entering and leaving the search state (two seq_cst RMWs and a fence,
+  // twice per message of a one-connection echo) would buy nothing.
+  if (num_slots_.load(std::memory_order_acquire) == 1 && !ts.searching)
+    return pull_injector(ts);
   if (!ts.searching && !try_begin_search(ts))
     return nullptr;
   const std::size_t n = num_slots_.load(std::memory_order_acquire);
   const std::size_t start = next_rng(ts.rng) % n;
-  const timer_ns now = steady_now();
+  timer_ns now = 0; // read at the first victim: a lone worker has none
   const timer_ns patience = std::chrono::nanoseconds(lone_item_patience).count();
   for (std::size_t i = 0; i < n; ++i)
   {
     worker_slot* victim = slots_[(start + i) % n].load(std::memory_order_relaxed);
     if (victim == ts.slot)
       continue;
+    if (now == 0)
+      now = steady_now();
     const std::uint32_t before = ts.slot->queue.added();
     operation* op = victim->queue.steal_into(ts.slot->queue, &ts.slot->watches[victim->index], now, patience);
     if (ts.counters)
@@ -660,7 +667,9 @@ bool scheduler::poll_io(thread_state& ts)
   // alone: it does not count as keeping up, and idle workers watch too. With
   // many descriptors nobody reads the record: the workers that poll at once
   // do not write it, one cache line fewer passed between them.
-  if (reactor_->descriptor_count() <= io_local_max_descriptors)
+  // With concurrency hint 1 there is no peer to read it (and its clock read
+  // would be one of a handful per message of a one-connection echo).
+  if (!one_thread_ && reactor_->descriptor_count() <= io_local_max_descriptors)
   {
     io_polled_at_.store(done.size() > 1 ? 0 : steady_now(), std::memory_order_relaxed);
     if (io_poller_.load(std::memory_order_relaxed) != ts.slot)

@@ -178,7 +178,7 @@ std::size_t epoll_poller::wait(ready_event* out, std::size_t capacity, std::int6
       }
       continue;
     }
-    out[k++] = ready_event{events[i].data.ptr, from_epoll(events[i].events)};
+    out[k++] = ready_event{events[i].data.ptr, from_epoll(events[i].events), 0};
   }
   return k;
 }

@@ -249,7 +249,7 @@ std::size_t poll_poller::wait(ready_event* out, std::size_t capacity, std::int64
         if (!(fds[i].revents & failure))
           ready &= e.interest;
         e.interest &= ~ready;
-        out[k++] = ready_event{e.key, ready};
+        out[k++] = ready_event{e.key, ready, 0};
       }
     }
     if (n < 0)
