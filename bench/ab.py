@@ -20,6 +20,7 @@ Needs git, cmake, ninja and a C++ toolchain, as the main build does.
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,8 +36,9 @@ def run(cmd, **kw):
 
 
 def build(src, out, target):
-    if not os.path.exists(os.path.join(out, "build.ninja")):
-        run(["cmake", "-S", src, "-B", out] + CONFIGURE)
+    # Configured every time: an existing tree (build/release) is set to
+    # Release with the benchmarks, whatever it was before.
+    run(["cmake", "-S", src, "-B", out] + CONFIGURE, stdout=subprocess.DEVNULL)
     run(["cmake", "--build", out, "--target", target, "-j", "2"])
     return os.path.join(out, "bench", target)
 
@@ -68,13 +70,16 @@ def parse(text):
         if not in_table or header is None:
             continue
         row = cells(line)
-        key = []
+        # The row's name: its cells before the first number (later text cells,
+        # such as a status column, vary between runs and are not part of it).
+        key, named = [], False
         for col, value in zip(header, row):
             m = NUMBER.match(value)
             if m is None:
-                if not key or len(key) < 3:
+                if not named:
                     key.append(value)
                 continue
+            named = True
             out[(heading, " | ".join(key), col)] = float(m.group(1))
     return out
 
@@ -82,15 +87,17 @@ def parse(text):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("base")
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=5, help="at least 1")
     ap.add_argument("--match", default="nanorun")
-    ap.add_argument("--keep", action="store_true", help="keep the worktree and its build")
+    ap.add_argument("--keep", action="store_true", help="keep the worktree and its build (a later run reuses them)")
     argv = sys.argv[1:]
     if "--" not in argv or argv.index("--") == len(argv) - 1:
         ap.error("name the benchmark after --")
     cut = argv.index("--")
     a = ap.parse_args(argv[:cut])
     bench = argv[cut + 1:]
+    if a.rounds < 1:
+        ap.error("--rounds must be at least 1")
     target, args = bench[0], bench[1:]
 
     sha = run(["git", "-C", ROOT, "rev-parse", "--short", a.base + "^{commit}"],
@@ -114,6 +121,7 @@ def main():
     finally:
         if not a.keep:
             subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", tree])
+            shutil.rmtree(os.path.join(ROOT, "build", "ab", sha), ignore_errors=True)
 
     keys = sorted(set().union(*results["base"]) & set().union(*results["this"]))
     print(f"# {target} {' '.join(args)}: this tree against {sha}\n")

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -134,6 +135,7 @@ measurement measure_in_child(const workload& w, peer_id p, std::uint64_t ops)
     return m;
   }
   std::fflush(nullptr);
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0)
   {
@@ -146,6 +148,8 @@ measurement measure_in_child(const workload& w, peer_id p, std::uint64_t ops)
   {
     ::close(fds[0]);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL); // the watchdog ends the parent: end with it
+    if (::getppid() != parent)
+      ::_exit(3); // it ended before the line above took effect
     restart_futex_counting_after_fork();
     const measurement r = measure(w, p, ops);
     char head[256];
@@ -169,24 +173,32 @@ measurement measure_in_child(const workload& w, peer_id p, std::uint64_t ops)
   ::close(fds[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
+  // Three lines: the numbers, the error, the warning (either may be empty).
+  std::vector<std::string> lines;
+  for (std::size_t at = 0; at < text.size();)
+  {
+    const std::size_t eol = text.find('\n', at);
+    if (eol == std::string::npos)
+      break;
+    lines.push_back(text.substr(at, eol - at));
+    at = eol + 1;
+  }
   unsigned long long got_ops = 0, allocs = 0;
   long long futexes = -1;
-  int used = 0;
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-      std::sscanf(text.c_str(), "%la %llu %llu %lld %la\n%n", &m.seconds, &got_ops, &allocs, &futexes, &m.cpu_seconds,
-                  &used) < 5)
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || lines.size() != 3 ||
+      std::sscanf(lines[0].c_str(), "%la %llu %llu %lld %la", &m.seconds, &got_ops, &allocs, &futexes,
+                  &m.cpu_seconds) != 5)
   {
-    m.error = "--fresh: the child process failed (status " + std::to_string(status) + ")";
+    m.error = WIFSIGNALED(status) ? "--fresh: the child process died of signal " + std::to_string(WTERMSIG(status))
+                                  : "--fresh: the child process failed (exit code " +
+                                        std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")";
     return m;
   }
   m.ops = got_ops;
   m.allocs = allocs;
   m.futexes = futexes;
-  const std::string rest = text.substr(static_cast<std::size_t>(used));
-  const std::size_t eol = rest.find('\n');
-  m.error = rest.substr(0, eol);
-  if (eol != std::string::npos)
-    m.warning = rest.substr(eol + 1, rest.find('\n', eol + 1) - eol - 1);
+  m.error = lines[1];
+  m.warning = lines[2];
   return m;
 }
 #endif
@@ -283,9 +295,11 @@ int main(int argc, char** argv)
     std::vector<std::vector<measurement>> runs(chosen.size());
     // Warm: a first run per peer, not counted, leaves the heap grown (and the
     // mallopt settings in main() keep it so) for the counted ones.
+    // A warm-up that fails poisons its cell like a counted run.
     if (!opt.fresh)
       for (std::size_t k = 0; k < chosen.size(); ++k)
-        (void)run_once(w, chosen[k], ops, 0, false, dog);
+        if (measurement m = run_once(w, chosen[k], ops, 0, false, dog); !m.error.empty())
+          runs[k].push_back(std::move(m));
     for (int i = 0; i < opt.runs; ++i)
       for (std::size_t k = 0; k < chosen.size(); ++k)
         runs[k].push_back(run_once(w, chosen[k], ops, i + 1, opt.fresh, dog));

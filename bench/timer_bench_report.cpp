@@ -175,15 +175,17 @@ void print_memory(std::ostream& os, const std::vector<row_set>& rows, const std:
     for (const memory_reference& m : memory)
       v.push_back(m.*field);
     std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
+    const std::size_t h = v.size() / 2;
+    return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
   };
   const double independent = median_of(&memory_reference::independent_ns);
   const double dependent = median_of(&memory_reference::dependent_ns);
   os << "## Memory reference (random deadlines)\n\n"
      << "The same layout (objects the size of nanorun::steady_timer behind a vector of unique_ptr, each "
-     << "followed by a 96-byte block for its wait) read once per timer in a random order, one read per "
-     << "round; medians of " << memory.size() << ". A cancel whose own work is more than a few dozen "
-     << "instructions cannot overlap its miss with the next cancel's, and pays about the dependent figure.\n\n"
+     << "followed by a 96-byte block for its wait) read once per timer in a random order, once per round; "
+     << "medians of " << memory.size() << ". A cancel whose own work is more than a few dozen "
+     << "instructions cannot overlap its miss with the next cancel's, and pays about the dependent figure "
+     << "on the thread that makes it.\n\n"
      << "| reads | ns per timer |\n|---|--:|\n"
      << "| independent (the misses overlap) | " << fmt(independent, 1) << " |\n"
      << "| dependent (each address needs the previous read's value) | " << fmt(dependent, 1) << " |\n\n";
@@ -192,11 +194,16 @@ void print_memory(std::ostream& os, const std::vector<row_set>& rows, const std:
     if (r.w->name != arm_cancel_random_name)
       continue;
     const std::size_t m = metric_index(*r.w, "cancel ns");
-    os << "| peer | cancel ns | / dependent read |\n|---|--:|--:|\n";
+    // cancel ns is wall time per timer with every thread cancelling at once:
+    // each thread spends `threads` times that per cancel of its own.
+    os << "| peer | cancel ns | per thread (x threads) | per thread / dependent read |\n|---|--:|--:|--:|\n";
     for (const cell& c : r.cells)
       if (c.values.size() > m && c.errors.empty() && dependent > 0)
-        os << "| " << c.who->name << " | " << fmt(c.values[m], 1) << " | " << fmt(c.values[m] / dependent, 2)
-           << " |\n";
+      {
+        const double own = c.values[m] * c.who->threads;
+        os << "| " << c.who->name << " | " << fmt(c.values[m], 1) << " | " << fmt(own, 1) << " | "
+           << fmt(own / dependent, 2) << " |\n";
+      }
     os << '\n';
   }
 }

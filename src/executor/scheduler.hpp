@@ -126,6 +126,9 @@
 //   * poll_io() records who polled last and when (io_poller_, io_polled_at_).
 //     A worker counts as polling I/O for `io_poller_recency` after a poll that
 //     found at most one completion: it looks again when its handler returns.
+//     A runtime made for one thread (concurrency hint 1) keeps no record, as
+//     no peer reads it; should a second thread call run() on it anyway, the
+//     driver waits in the reactor, as it does with many descriptors.
 //   * A spinning worker does not poll while a peer polls: the readiness a
 //     worker's own handler caused is found by that worker, which runs the
 //     woken coroutine next.
