@@ -99,6 +99,8 @@ struct memory_reference
 {
   double independent_ns = 0; // a read per timer, free to overlap
   double dependent_ns = 0;   // a read per timer whose address needs the previous read's value
+  double with_work_ns = 0;   // independent reads, each followed by work_steps dependent steps on its value
+  static constexpr int work_steps = 40;
   std::uint64_t checksum = 0;
 };
 memory_reference measure_memory_reference(std::size_t timers);

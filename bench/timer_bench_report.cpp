@@ -188,7 +188,10 @@ void print_memory(std::ostream& os, const std::vector<row_set>& rows, const std:
      << "on the thread that makes it.\n\n"
      << "| reads | ns per timer |\n|---|--:|\n"
      << "| independent (the misses overlap) | " << fmt(independent, 1) << " |\n"
-     << "| dependent (each address needs the previous read's value) | " << fmt(dependent, 1) << " |\n\n";
+     << "| dependent (each address needs the previous read's value) | " << fmt(dependent, 1) << " |\n"
+     << "| independent, each followed by " << memory_reference::work_steps
+     << " dependent multiply-adds on the value read | " << fmt(median_of(&memory_reference::with_work_ns), 1)
+     << " |\n\n";
   for (const row_set& r : rows)
   {
     if (r.w->name != arm_cancel_random_name)
