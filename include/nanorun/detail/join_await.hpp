@@ -65,3 +65,33 @@ private:
 };
 
 } // namespace boost::asio::detail
+
+namespace nanorun::detail {
+
+// The handler `co_await std::move(handle)` passes to the join: the coroutine
+// itself, suspended (Asio runs the initiation after the suspension), on a
+// thread that runs its executor. For that handler alone a finished task's
+// outcome is delivered inside the initiating call (join_core::wait_async):
+// nothing of the user's is on the stack between the suspension and the
+// resumption, so nothing can observe it, and a post would only cost a trip
+// through the scheduler per join (a fan-out that joins a million finished
+// tasks makes a million of them).
+template <class Handler>
+struct is_join_await_handler : std::false_type
+{
+};
+template <class R, class T, class Executor>
+struct is_join_await_handler<boost::asio::detail::awaitable_async_op_handler<R(join_result<T>), Executor>>
+    : std::true_type
+{
+};
+
+// Each inline delivery resumes the coroutine one level deeper on this
+// thread's stack (Asio's pump runs inside the initiation), until its next
+// real suspension. So at most this many nest; the next join is posted, which
+// also lets other work run now and then during a long run of joins, as a
+// yield would.
+inline constexpr unsigned join_inline_max = 16;
+inline thread_local unsigned join_inline_depth = 0;
+
+} // namespace nanorun::detail

@@ -183,7 +183,8 @@ public:
   }
 
   // Registers an asynchronous waiter; completes it (by posting) at once if
-  // the outcome is already known.
+  // the outcome is already known, except for `co_await std::move(handle)`,
+  // which then resumes inside this call (see join_await.hpp).
   template <bool AsResult, class Handler>
   void wait_async(Handler&& h)
   {
@@ -194,6 +195,25 @@ public:
     {
       fail_join<T, AsResult>(std::forward<Handler>(h), "nanorun::join_handle: already awaited");
       return;
+    }
+    if constexpr (AsResult && is_join_await_handler<std::decay_t<Handler>>::value)
+    {
+      if ((prev & done) && join_inline_depth < join_inline_max)
+      {
+        // The co_await of a finished task resumes at once (join_await.hpp).
+        join_result<T> r;
+        r.error = std::move(error_);
+        if constexpr (!std::is_void_v<T>)
+          if (value_.value)
+            r.value.emplace(std::move(*value_.value));
+        ++join_inline_depth;
+        struct unnest
+        {
+          ~unnest() { --join_inline_depth; }
+        } nested;
+        std::forward<Handler>(h)(std::move(r));
+        return;
+      }
     }
     join_waiter<T>* w;
     if constexpr (sizeof(waiter_type) <= waiter_inline_bytes && alignof(waiter_type) <= alignof(std::max_align_t))
