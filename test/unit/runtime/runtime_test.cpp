@@ -1,6 +1,7 @@
 // nanorun::runtime: io_context's run/poll/stop semantics.
 #include <nanorun/nanorun.hpp>
 
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -349,10 +350,12 @@ BOOST_AUTO_TEST_CASE(async_join_still_posts_for_a_finished_task)
         while (!h.is_finished())
           co_await nanorun::yield_now();
         inside = true;
-        h.async_join([&](std::exception_ptr e, int v) {
+        // Bound to the runtime: a bare lambda's associated executor is the
+        // system executor, whose thread would run it after run() returned.
+        h.async_join(asio::bind_executor(rt, [&](std::exception_ptr e, int v) {
           completed_inside = inside;
           completed = !e && v == 5;
-        });
+        }));
         inside = false;
       },
       asio::detached);
