@@ -272,6 +272,9 @@ BOOST_AUTO_TEST_CASE(awaiting_a_finished_task_resumes_without_a_trip_through_the
   int value = 0;
   bool threw = false;
   bool other_ran_first = true, other_ran_first_on_error = true;
+  // Out here, not in the coroutine's frame: the queued handlers run after
+  // the coroutine has finished.
+  bool other = false, other2 = false;
   asio::co_spawn(
       rt,
       [&]() -> asio::awaitable<void> {
@@ -282,11 +285,9 @@ BOOST_AUTO_TEST_CASE(awaiting_a_finished_task_resumes_without_a_trip_through_the
         }());
         while (!ok.is_finished() || !bad.is_finished())
           co_await nanorun::yield_now();
-        bool other = false;
         asio::post(rt, [&] { other = true; }); // queued before the join
         value = co_await std::move(ok);
         other_ran_first = other;
-        bool other2 = false;
         asio::post(rt, [&] { other2 = true; });
         try
         {
@@ -316,6 +317,7 @@ BOOST_AUTO_TEST_CASE(a_long_run_of_finished_joins_lets_other_work_in_and_keeps_t
   constexpr int n = 20000;
   long long sum = 0;
   int joined_when_other_ran = -1;
+  int joined = 0; // read by a queued handler: not in the coroutine's frame
   asio::co_spawn(
       rt,
       [&]() -> asio::awaitable<void> {
@@ -324,7 +326,6 @@ BOOST_AUTO_TEST_CASE(a_long_run_of_finished_joins_lets_other_work_in_and_keeps_t
           hs.push_back(nanorun::spawn(rt, [](int v) -> asio::awaitable<int> { co_return v; }(i)));
         while (!std::all_of(hs.begin(), hs.end(), [](const auto& h) { return h.is_finished(); }))
           co_await nanorun::yield_now();
-        int joined = 0;
         asio::post(rt, [&] { joined_when_other_ran = joined; });
         for (auto& h : hs)
         {
