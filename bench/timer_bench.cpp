@@ -96,12 +96,6 @@ std::string command_line(int argc, char** argv)
 }
 
 
-double median(std::vector<double> v)
-{
-  std::sort(v.begin(), v.end());
-  const std::size_t h = v.size() / 2;
-  return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
-}
 
 // One run of one cell, reported on stderr as it ends.
 sample run_once(const workload& w, const peer& p, std::size_t timers, int round, bench::watchdog& dog)
@@ -191,13 +185,13 @@ int main(int argc, char** argv)
     // spell of the machine falls on all peers alike.
     std::vector<std::vector<sample>> runs(all.size());
     for (int round = 1; round <= opt.runs; ++round)
+    {
       for (std::size_t k = 0; k < all.size(); ++k)
-      {
         if (chosen(all[k]))
           runs[k].push_back(run_once(w, all[k], timers, round, dog));
-        if (k + 1 == all.size() && w.name == arm_cancel_random_name)
-          memory.push_back(measure_memory_reference(timers));
-      }
+      if (w.name == arm_cancel_random_name)
+        memory.push_back(measure_memory_reference(timers));
+    }
     for (std::size_t k = 0; k < all.size(); ++k)
       r.cells.push_back(chosen(all[k]) ? finish_cell(w, all[k], runs[k]) : cell{&all[k], {}, {}, {}}); // "-"
     rows.push_back(std::move(r));

@@ -105,6 +105,9 @@ struct memory_reference
 };
 memory_reference measure_memory_reference(std::size_t timers);
 
+/// The median of v (the mean of the middle two for an even count); v is not empty.
+double median(std::vector<double> v);
+
 /// Writes the whole Markdown report to os (timer_bench_report.cpp).
 void print_report(std::ostream& os, const run_info& info, const std::vector<row_set>& rows,
                   const std::vector<memory_reference>& memory);

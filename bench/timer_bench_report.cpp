@@ -174,9 +174,7 @@ void print_memory(std::ostream& os, const std::vector<row_set>& rows, const std:
     std::vector<double> v;
     for (const memory_reference& m : memory)
       v.push_back(m.*field);
-    std::sort(v.begin(), v.end());
-    const std::size_t h = v.size() / 2;
-    return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
+    return median(std::move(v));
   };
   const double independent = median_of(&memory_reference::independent_ns);
   const double dependent = median_of(&memory_reference::dependent_ns);
@@ -212,6 +210,13 @@ void print_memory(std::ostream& os, const std::vector<row_set>& rows, const std:
 }
 
 } // namespace
+
+double median(std::vector<double> v)
+{
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
+}
 
 void print_report(std::ostream& os, const run_info& info, const std::vector<row_set>& rows,
                   const std::vector<memory_reference>& memory)

@@ -381,10 +381,13 @@ operation* scheduler::search(thread_state& ts)
   // A lone worker has nobody to steal from and nobody to hand a wake-up on
   // to: entering and leaving the search state (two seq_cst RMWs and a fence,
   // twice per message of a one-connection echo) would buy nothing.
-  if (num_slots_.load(std::memory_order_acquire) == 1 && !ts.searching)
-    return pull_injector(ts);
-  if (!ts.searching && !try_begin_search(ts))
-    return nullptr;
+  if (!ts.searching)
+  {
+    if (num_slots_.load(std::memory_order_acquire) == 1)
+      return pull_injector(ts);
+    if (!try_begin_search(ts))
+      return nullptr;
+  }
   const std::size_t n = num_slots_.load(std::memory_order_acquire);
   const std::size_t start = next_rng(ts.rng) % n;
   timer_ns now = 0; // read at the first victim: a lone worker has none
