@@ -45,6 +45,7 @@ struct measurement
   std::uint64_t allocs = 0; // heap allocations during the timed region
   std::int64_t futexes = -1; // futex(2) calls during the timed region; -1: not counted
   double cpu_seconds = 0;   // user + system CPU time of the process during the timed region
+  double cross_core_ns = -1; // cross_core_round_trip_ns() just before the run (machine.hpp); -1: not measured
   std::string error;        // non-empty: the workload's self-check failed
   std::string warning;      // non-empty: the result stands but is suspect (e.g. unfair yield)
 

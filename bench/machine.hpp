@@ -11,6 +11,19 @@ std::string cpu_model();
 /// The compiler and its version.
 std::string compiler();
 
+/// Nanoseconds for one round trip of a cache line between two threads, each
+/// spinning on its own core: the cost of handing work (and the memory it
+/// touches) from one worker to another right now. Median of `bursts` bursts
+/// of up to `trips` round trips, each burst capped at 20 ms; negative with
+/// fewer than two cores, where two spinning threads would share one.
+///
+/// Why it is printed: on a VM the host may move a vCPU between physical cores
+/// at any time. On the 2-vCPU VM this was written on, the figure switched
+/// between about 100 ns and about 490 ns several times an hour (the two vCPUs
+/// on nearby or on distant cores), and a two-worker spawn fan-out's rate
+/// followed it by 3x, while single-threaded peers did not move.
+double cross_core_round_trip_ns(unsigned trips = 4000, unsigned bursts = 5);
+
 /// /proc/loadavg's 1-minute load average, or all three ("?" if unavailable).
 std::string load_average(bool all_three = false);
 

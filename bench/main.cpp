@@ -11,6 +11,7 @@
 // if a workload's self-check failed, else 0 (targets are informational).
 #include "bench.hpp"
 #include "futex_count.hpp"
+#include "machine.hpp"
 #include "report.hpp"
 #include "watchdog.hpp"
 
@@ -210,6 +211,10 @@ measurement run_once(const workload& w, peer_id p, std::uint64_t ops, int round,
       w.name + " / " + peer_name(p) + (round ? " (run " + std::to_string(round) + ")" : " (warm-up, not counted)");
   std::fprintf(stderr, "  %-60s", what.c_str());
   dog.arm(what);
+  // Outside the timed region, and (for --fresh) before the fork, whose child
+  // must start with no thread but the watchdog's: the probe's thread is
+  // joined by then.
+  const double cross_core = cross_core_round_trip_ns();
 #if defined(__linux__)
   measurement m = fresh ? measure_in_child(w, p, ops) : measure(w, p, ops);
 #else
@@ -217,11 +222,14 @@ measurement run_once(const workload& w, peer_id p, std::uint64_t ops, int round,
   measurement m = measure(w, p, ops);
 #endif
   dog.disarm();
+  m.cross_core_ns = cross_core;
   if (m.error.empty())
-    std::fprintf(stderr, " %9.2f M/s  %.2f allocs/op  %.3f futex/op  %.2f cores busy%s%s\n", m.rate() / 1e6,
+    std::fprintf(stderr, " %9.2f M/s  %.2f allocs/op  %.3f futex/op  %.2f cores busy  x-core %.0f ns%s%s\n",
+                 m.rate() / 1e6,
                  static_cast<double>(m.allocs) / static_cast<double>(m.ops ? m.ops : 1),
                  m.futexes < 0 ? -1.0 : static_cast<double>(m.futexes) / static_cast<double>(m.ops ? m.ops : 1),
-                 m.seconds > 0 ? m.cpu_seconds / m.seconds : 0.0, m.warning.empty() ? "" : "  warning: ",
+                 m.seconds > 0 ? m.cpu_seconds / m.seconds : 0.0, m.cross_core_ns,
+                 m.warning.empty() ? "" : "  warning: ",
                  m.warning.c_str());
   else
     std::fprintf(stderr, " ERROR: %s\n", m.error.c_str());
@@ -231,9 +239,12 @@ measurement run_once(const workload& w, peer_id p, std::uint64_t ops, int round,
 // A cell from its runs: a failed run poisons it; otherwise the median by rate.
 cell finish_cell(peer_id p, std::vector<measurement> ms)
 {
-  cell c{p, {}, {}};
+  cell c{p, {}, {}, {}};
   for (auto& m : ms)
+  {
     c.rates.push_back(m.rate());
+    c.cross_core_ns.push_back(m.cross_core_ns);
+  }
   for (auto& m : ms)
     if (!m.error.empty())
     {
@@ -317,6 +328,7 @@ int main(int argc, char** argv)
   rep.print_header(std::cout, opt);
   rep.print_table(std::cout);
   rep.print_strand_cost(std::cout);
+  rep.print_runs(std::cout);
   rep.print_targets(std::cout);
   std::cout.flush();
   if (rep.any_error())

@@ -75,7 +75,8 @@ void report::print_header(std::ostream& os, const options& opt) const
      << "on the same workload (nanorun::spawn rows: on co_spawn fan-out). allocs/op: heap allocations "
      << "in the timed region per operation. futex/op: futex(2) calls per operation, counted by the kernel "
      << "(each wake-up of a parked thread is one; \"-\" where the kernel refused the counter). cores busy: process CPU time / wall time in the timed region "
-     << "(includes a cross-thread producer).\n\n";
+     << "(includes a cross-thread producer). x-core ns: the round trip of a cache line between two threads, "
+     << "measured just before the median run (see the last section).\n\n";
 }
 
 const row_set* report::find(const std::string& workload) const
@@ -109,15 +110,15 @@ void report::print_table(std::ostream& os) const
 {
   const std::string n = std::to_string(core_count());
   os << "| workload | peer | rate | vs io_context(1) | vs io_context, " << n
-     << " threads | allocs/op | futex/op | cores busy |\n"
-     << "|---|---|--:|--:|--:|--:|--:|--:|\n";
+     << " threads | allocs/op | futex/op | cores busy | x-core ns |\n"
+     << "|---|---|--:|--:|--:|--:|--:|--:|--:|\n";
   for (const auto& r : rows_)
     for (const auto& c : r.cells)
     {
       os << "| " << r.w->name << " | " << peer_name(c.peer) << " | ";
       if (!c.median.error.empty())
       {
-        os << "**ERROR: " << c.median.error << "** | | | | | |\n";
+        os << "**ERROR: " << c.median.error << "** | | | | | | |\n";
         continue;
       }
       os << fmt("%.2f", c.median.rate() / 1e6) << " M " << r.w->unit << "/s"
@@ -130,7 +131,8 @@ void report::print_table(std::ostream& os) const
       os << fmt("%.2f", static_cast<double>(c.median.allocs) / static_cast<double>(c.median.ops)) << " | "
          << (c.median.futexes < 0 ? std::string("-")
                                   : fmt("%.3f", static_cast<double>(c.median.futexes) / static_cast<double>(c.median.ops)))
-         << " | " << fmt("%.2f", c.median.cpu_seconds / c.median.seconds) << " |\n";
+         << " | " << fmt("%.2f", c.median.cpu_seconds / c.median.seconds) << " | "
+         << (c.median.cross_core_ns < 0 ? std::string("-") : fmt("%.0f", c.median.cross_core_ns)) << " |\n";
     }
   os << '\n';
   bool any = false;
@@ -172,6 +174,28 @@ void report::print_strand_cost(std::ostream& os) const
            << show(x, rate("co_spawn fan-out", c.peer)) << " | "
            << show(x, rate("co_spawn(strand) fan-out", c.peer)) << " |\n";
       }
+  os << '\n';
+}
+
+void report::print_runs(std::ostream& os) const
+{
+  os << "## Every run, and the cross-core round trip before it\n\n"
+     << "Rate of each counted run in order (M/s), each with the round trip of a cache line between two spinning "
+     << "threads measured just before it (ns). A peer with more than one thread hands work and its memory "
+     << "between cores, and pays that round trip; on a VM it changes when the host moves a vCPU.\n\n"
+     << "| workload | peer | runs: M/s @ round-trip ns |\n|---|---|---|\n";
+  for (const auto& r : rows_)
+    for (const auto& c : r.cells)
+    {
+      os << "| " << r.w->name << " | " << peer_name(c.peer) << " |";
+      for (std::size_t i = 0; i < c.rates.size(); ++i)
+      {
+        const double ns = i < c.cross_core_ns.size() ? c.cross_core_ns[i] : -1;
+        os << ' ' << fmt("%.2f", c.rates[i] / 1e6) << " @ " << (ns < 0 ? std::string("-") : fmt("%.0f", ns))
+           << (i + 1 < c.rates.size() ? "," : "");
+      }
+      os << " |\n";
+    }
   os << '\n';
 }
 

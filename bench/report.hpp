@@ -28,6 +28,7 @@ struct cell
   peer_id peer;
   measurement median;
   std::vector<double> rates; // every run, in order
+  std::vector<double> cross_core_ns; // every run's cross-core round trip (measurement::cross_core_ns), in order
 };
 
 struct row_set
@@ -45,6 +46,9 @@ public:
   void print_header(std::ostream& os, const options& opt) const;
   void print_table(std::ostream& os) const;
   void print_strand_cost(std::ostream& os) const;
+  /// Every run of every cell, with the cross-core round trip measured just
+  /// before it (see cross_core_round_trip_ns in machine.hpp).
+  void print_runs(std::ostream& os) const;
   void print_targets(std::ostream& os) const;
   /// Whether any cell failed its self-check.
   bool any_error() const;
