@@ -66,6 +66,7 @@ struct result
   std::vector<double> latency_us; // one per round trip (1-connection workload)
   std::int64_t futexes = -1;
   double cpu_seconds = 0;
+  double cross_core_ns = -1; // bench::cross_core_round_trip_ns() just before the run
   std::string error;
 };
 
@@ -377,7 +378,8 @@ int main(int argc, char** argv)
   };
   std::printf("# nanorun_echo_bench\n\n%s | CPU: %s | cores: %u | load average %s before\n"
               "Medians of %d runs. Client and server coroutines on the same context; raw epoll: one loop per "
-              "thread over whole connections. futex/op: futex(2) calls per message.\n\n",
+              "thread over whole connections. futex/op: futex(2) calls per message. x-core ns: the round trip of a cache line between two cores, measured "
+              "just before the median run (bench/README.md).\n\n",
               bench::compiler().c_str(), bench::cpu_model().c_str(), std::thread::hardware_concurrency(),
               bench::load_average(true).c_str(), runs);
   int failures = 0;
@@ -389,7 +391,7 @@ int main(int argc, char** argv)
     struct row
     {
       const char* name = "";
-      double rate = 0, p50 = 0, p99 = 0, futex = -1, busy = 0;
+      double rate = 0, p50 = 0, p99 = 0, futex = -1, busy = 0, cross_core = -1;
       std::string error;
     };
     std::vector<row> rows;
@@ -405,6 +407,8 @@ int main(int argc, char** argv)
       {
         const peer& p = *chosen[i];
         result r;
+        // Outside the timed region: see cross_core_round_trip_ns in machine.hpp.
+        const double cross_core = bench::cross_core_round_trip_ns();
         try
         {
           r = p.run(sh.conns, sh.per_conn, sh.conns == 1);
@@ -413,9 +417,10 @@ int main(int argc, char** argv)
         {
           r.error = e.what();
         }
-        std::fprintf(stderr, "  %-36s run %d: %.0f msgs/s%s%s\n", p.name, k + 1,
-                     r.seconds > 0 ? static_cast<double>(r.messages) / r.seconds : 0.0, r.error.empty() ? "" : " ERROR ",
-                     r.error.c_str());
+        r.cross_core_ns = cross_core;
+        std::fprintf(stderr, "  %-36s run %d: %.0f msgs/s  x-core %.0f ns%s%s\n", p.name, k + 1,
+                     r.seconds > 0 ? static_cast<double>(r.messages) / r.seconds : 0.0, r.cross_core_ns,
+                     r.error.empty() ? "" : " ERROR ", r.error.c_str());
         runs_of[i].push_back(std::move(r));
       }
     for (std::size_t i = 0; i < chosen.size(); ++i)
@@ -435,30 +440,34 @@ int main(int argc, char** argv)
       rw.p99 = percentile(m.latency_us, 0.99);
       rw.futex = m.futexes < 0 ? -1 : static_cast<double>(m.futexes) / static_cast<double>(m.messages);
       rw.busy = m.cpu_seconds / m.seconds;
+      rw.cross_core = m.cross_core_ns;
       rows.push_back(rw);
     }
     double base = 0;
     for (const row& rw : rows)
       if (std::string(rw.name) == sh.base)
         base = rw.rate;
-    std::printf("**%s** (%u x %llu messages)\n\n| peer | msgs/s | p50 us | p99 us | futex/op | cores busy | / %s |\n"
-                "|---|--:|--:|--:|--:|--:|--:|\n",
+    std::printf("**%s** (%u x %llu messages)\n\n| peer | msgs/s | p50 us | p99 us | futex/op | cores busy | / %s | x-core ns |\n"
+                "|---|--:|--:|--:|--:|--:|--:|--:|\n",
                 sh.name, sh.conns, static_cast<unsigned long long>(sh.per_conn), sh.base);
     for (const row& rw : rows)
     {
       if (!rw.error.empty())
       {
         ++failures;
-        std::printf("| %s | **ERROR: %s** | | | | | |\n", rw.name, rw.error.c_str());
+        std::printf("| %s | **ERROR: %s** | | | | | | |\n", rw.name, rw.error.c_str());
         continue;
       }
       char fx[32] = "-";
       if (rw.futex >= 0)
         std::snprintf(fx, sizeof fx, "%.3f", rw.futex);
-      std::printf("| %s | %.0f | %s | %s | %s | %.2f | %.2f |\n", rw.name, rw.rate,
+      char xc[32] = "-";
+      if (rw.cross_core >= 0)
+        std::snprintf(xc, sizeof xc, "%.0f", rw.cross_core);
+      std::printf("| %s | %.0f | %s | %s | %s | %.2f | %.2f | %s |\n", rw.name, rw.rate,
                   sh.conns == 1 ? std::to_string(rw.p50).substr(0, 5).c_str() : "-",
                   sh.conns == 1 ? std::to_string(rw.p99).substr(0, 5).c_str() : "-", fx, rw.busy,
-                  base > 0 ? rw.rate / base : 0.0);
+                  base > 0 ? rw.rate / base : 0.0, xc);
     }
     std::printf("\n");
   }
