@@ -17,11 +17,12 @@ std::string compiler();
 /// of up to `trips` round trips, each burst capped at 20 ms; negative with
 /// fewer than two cores, where two spinning threads would share one.
 ///
-/// Why it is printed: on a VM the host may move a vCPU between physical cores
-/// at any time. On the 2-vCPU VM this was written on, the figure switched
-/// between about 100 ns and about 490 ns several times an hour (the two vCPUs
-/// on nearby or on distant cores), and a two-worker spawn fan-out's rate
-/// followed it by 3x, while single-threaded peers did not move.
+/// Why it is printed: on a VM the host may move a vCPU between physical cores,
+/// or load the core next to ours, at any time. On the 2-vCPU VM this was
+/// written on, the figure switched between about 70-170 ns and 420-600 ns,
+/// sometimes between two runs a second apart, and a two-worker spawn
+/// fan-out's rate followed it by up to 3x. Single-threaded peers hand nothing
+/// across, although their rates sometimes moved with it too.
 double cross_core_round_trip_ns(unsigned trips = 4000, unsigned bursts = 5);
 
 /// /proc/loadavg's 1-minute load average, or all three ("?" if unavailable).
