@@ -95,8 +95,6 @@ std::string command_line(int argc, char** argv)
   return out;
 }
 
-
-
 // One run of one cell, reported on stderr as it ends.
 sample run_once(const workload& w, const peer& p, std::size_t timers, int round, bench::watchdog& dog)
 {
